@@ -1,0 +1,93 @@
+//! The broker interface every adapter implements: account, positions, open orders,
+//! quote, submit, order status by client order id, cancel.
+//!
+//! The execution side knows only this trait; `sim` is the built-in adapter, real
+//! brokers (Alpaca, Schwab) translate their APIs to these types and nothing more.
+
+pub mod sim;
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Side;
+
+/// Deterministic per (strategy, trading date, symbol, side, attempt): a rerun after a
+/// crash looks the id up at the broker instead of sending a second order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ClientOrderId(pub String);
+
+impl ClientOrderId {
+    pub fn new(strategy: &str, date: NaiveDate, symbol: &str, side: Side, attempt: u32) -> Self {
+        ClientOrderId(format!(
+            "{strategy}-{}-{symbol}-{}-{attempt}",
+            date.format("%Y%m%d"),
+            side.as_str()
+        ))
+    }
+}
+
+/// An order to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub client_order_id: ClientOrderId,
+    pub symbol: String,
+    pub side: Side,
+    pub qty: i64,
+    /// Marketable limit (the collar); `None` = market.
+    pub limit_price: Option<f64>,
+}
+
+/// Where an order stands at the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    New,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+}
+
+/// An order as the broker knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrokerOrder {
+    pub client_order_id: ClientOrderId,
+    pub symbol: String,
+    pub side: Side,
+    pub qty: i64,
+    pub filled_qty: i64,
+    pub avg_fill_price: Option<f64>,
+    pub commission_cents: i64,
+    pub status: OrderStatus,
+    pub reason: Option<String>,
+}
+
+/// Cash and equity as the broker reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    pub cash_cents: i64,
+}
+
+/// A broker call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("{broker}: no quote for {symbol}")]
+    NoQuote { broker: String, symbol: String },
+    #[error("{broker}: {message}")]
+    Other { broker: String, message: String },
+}
+
+/// What every broker adapter offers.
+pub trait Broker {
+    fn name(&self) -> &str;
+    fn account(&mut self) -> Result<AccountInfo, BrokerError>;
+    fn positions(&mut self) -> Result<BTreeMap<String, i64>, BrokerError>;
+    fn open_orders(&mut self) -> Result<Vec<BrokerOrder>, BrokerError>;
+    fn quote(&mut self, symbol: &str) -> Result<f64, BrokerError>;
+    /// Submit; submitting an id the broker already knows returns that order unchanged.
+    fn submit(&mut self, order: &OrderRequest) -> Result<BrokerOrder, BrokerError>;
+    fn order_by_client_id(&mut self, id: &ClientOrderId) -> Result<Option<BrokerOrder>, BrokerError>;
+    fn cancel(&mut self, id: &ClientOrderId) -> Result<(), BrokerError>;
+}

@@ -1,0 +1,333 @@
+//! `trader dry-run`: the daily job without sending anything. For the New York trading
+//! date (or `--date`), load bars, read the account, decide, size hypothetical orders,
+//! append decision, orders and risk outcomes to the ledgers, save the state, and print
+//! a summary a person reads in five seconds. Idempotent per date.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::broker::sim::SimBroker;
+use crate::broker::{Broker, ClientOrderId};
+use crate::cli::DryRunArgs;
+use crate::config::Config;
+use crate::data::{history, store::BarStore};
+use crate::exit::{Exit, ExitError};
+use crate::ledger::{self, Col, Table};
+use crate::pipeline::{self, DayInputs, DayPlan, PipelineConfig};
+use crate::portfolio::{CostModel, Holdings};
+use crate::risk::RuleOutcome;
+use crate::state::{AccountSnapshot, JobRecord, JobResult, RegimeSummary, TargetRecord};
+use crate::strategy::{Decision, Strategy};
+
+/// Tag of the flagship strategy in client order ids.
+pub const STRATEGY_TAG: &str = "hav35b";
+
+/// The pipeline settings of a config (`with_risk` = false for `backtest --no-risk`).
+pub fn pipeline_config(cfg: &Config, with_risk: bool) -> PipelineConfig {
+    PipelineConfig {
+        strategy_tag: STRATEGY_TAG.into(),
+        cost: CostModel {
+            slippage: cfg.portfolio.slippage_pct / 100.0,
+            commission_per_share: cfg.portfolio.commission_per_share,
+        },
+        rebalance_threshold: cfg.portfolio.rebalance_threshold,
+        drift_pct: cfg.portfolio.drift_rebalance_pct,
+        risk: with_risk.then(|| cfg.risk.clone()),
+        stale_symbols: Default::default(),
+        corporate_action_symbols: Default::default(),
+    }
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    date: NaiveDate,
+    recorded: bool,
+    decision: &'a Decision,
+    plan: &'a DayPlan,
+    equity: f64,
+    skipped_preflight: bool,
+}
+
+/// Run the daily decision for one date.
+pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
+    let cfg = &ctx.config;
+    let date = args.date.unwrap_or_else(|| ctx.today());
+    if !crate::calendar::is_trading_day(date).context("checking the calendar")? {
+        let why = crate::calendar::closure_reason(date).ok().flatten().unwrap_or("closed");
+        println!("{date} is not a trading day ({why}): nothing to do");
+        return Ok(Exit::Ok);
+    }
+    let mut job = super::open_job(ctx, "dry-run")?;
+    ctx.report_kill_switch();
+    if let Some(rec) = job.state.job(date, "dry-run").filter(|r| r.result == JobResult::Ok)
+        && !args.force
+    {
+        println!(
+            "dry-run for {date} already recorded at {}: {}\n(nothing appended; use --force to recompute and replace it)",
+            rec.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            rec.detail
+        );
+        return Ok(Exit::Ok);
+    }
+    if !args.skip_preflight {
+        super::preflight::require_passed(&job.state, date)?;
+    } else {
+        ctx.log.warn(&format!("dry-run for {date} runs WITHOUT a passed preflight (--skip-preflight); recorded as such"));
+    }
+    let strategy = cfg.strategy_impl();
+    let store = BarStore::new(&cfg.paths.bars_dir);
+    let hist = history::load(
+        &store,
+        &strategy.required_symbols(),
+        cfg.strategy.price_field,
+        cfg.strategy.history_start,
+        Some(date),
+    )
+    .context("loading bars")?;
+    let decisions = strategy.decide_all(&hist).context("running the strategy")?;
+    let signal = &cfg.strategy.params.signal_symbol;
+    let Some(decision) = decisions.iter().rev().find(|d| d.date == date) else {
+        return Err(ExitError::new(
+            Exit::Blocked,
+            format!("no {signal} bar for {date} in {}: run `trader fetch` first", store.dir.display()),
+        )
+        .into());
+    };
+    let pcfg = pipeline_config(cfg, true);
+    let (mut sim, created) = SimBroker::open(
+        &cfg.paths.state_dir.join("sim"),
+        crate::money::cents(cfg.account.initial_capital),
+        pcfg.cost,
+    )?;
+    if created {
+        ctx.log.info(&format!("created the simulated account with {:.2} cash", cfg.account.initial_capital));
+    }
+    let tradables = strategy.tradable_symbols();
+    let closes: BTreeMap<String, f64> = tradables
+        .iter()
+        .filter_map(|s| {
+            let series = hist.get(s)?;
+            let i = series.dates.partition_point(|d| *d <= date);
+            (i > 0).then(|| (s.clone(), series.close[i - 1]))
+        })
+        .collect();
+    sim.quotes = closes.clone();
+    let holdings = Holdings {
+        cash_cents: sim.account()?.cash_cents,
+        positions: sim.positions()?,
+    };
+    let equity_hist: Vec<(NaiveDate, f64)> = job
+        .state
+        .equity_history
+        .iter()
+        .filter(|p| p.date < date)
+        .map(|p| (p.date, p.equity))
+        .collect();
+    let last_targets = job
+        .state
+        .last_targets
+        .as_ref()
+        .filter(|t| t.date < date)
+        .map(|t| t.weights.clone());
+    let day = pipeline::decide_day(
+        &pcfg,
+        &DayInputs {
+            date,
+            decision,
+            holdings: &holdings,
+            valuation_prices: &closes,
+            trade_prices: &closes,
+            last_targets: last_targets.as_ref(),
+            history: &hist,
+            equity_history: &equity_hist,
+            orders_already_today: 0,
+        },
+    );
+    let equity_cents = holdings.equity_cents(&closes);
+    write_ledgers(ctx, date, decision, &day, &tradables, args.force)?;
+    let st = &mut job.state;
+    st.account = Some(AccountSnapshot {
+        as_of: date,
+        broker: sim.name().into(),
+        cash_cents: holdings.cash_cents,
+        positions: holdings.positions.clone(),
+        equity_cents,
+    });
+    if day.rebalance
+        && let Some(t) = &day.final_targets
+    {
+        st.last_targets = Some(TargetRecord {
+            date,
+            weights: t.clone(),
+        });
+    }
+    let dg = &decision.diagnostics;
+    st.regime = Some(RegimeSummary {
+        date,
+        cell: dg.cell,
+        trend: dg.trend.map(|t| format!("{t:?}")),
+        vol_state: format!("{:?}", dg.vol_state),
+        t_norm: dg.t_norm,
+        z_score: dg.z_score,
+    });
+    st.record_equity(date, crate::money::dollars(equity_cents));
+    let detail = one_line(decision, &day);
+    st.record_job(
+        date,
+        JobRecord {
+            job: "dry-run".into(),
+            phase: Some(cfg.phase),
+            started_at: ctx.now,
+            finished_at: chrono::Utc::now(),
+            result: JobResult::Ok,
+            detail: detail.clone(),
+            skipped_preflight: args.skip_preflight,
+        },
+    );
+    job.save(ctx.now)?;
+    ctx.log.info(&format!("dry-run {date}: {detail}"));
+    if ctx.json {
+        super::print_json(&Summary {
+            date,
+            recorded: true,
+            decision,
+            plan: &day,
+            equity: crate::money::dollars(equity_cents),
+            skipped_preflight: args.skip_preflight,
+        })?;
+    } else {
+        print_human(date, decision, &day, equity_cents);
+    }
+    Ok(Exit::Ok)
+}
+
+fn one_line(d: &Decision, day: &DayPlan) -> String {
+    let g = &d.diagnostics;
+    let cell = g.cell.map_or("none (not enough history)".to_string(), |c| c.to_string());
+    format!(
+        "cell {cell}, {} order(s), {}",
+        day.orders.len(),
+        day.gate.as_ref().map_or("no targets".to_string(), |g| g.reason.clone())
+    )
+}
+
+fn print_human(date: NaiveDate, d: &Decision, day: &DayPlan, equity_cents: i64) {
+    let g = &d.diagnostics;
+    println!("dry-run {date}  (no order is sent)");
+    println!(
+        "  regime   cell {}  trend {}  vol {}{}  t_norm {:+.3}  z {}",
+        g.cell.map_or("-".into(), |c| c.to_string()),
+        g.trend.map_or("-".into(), |t| format!("{t:?}")),
+        format!("{:?}", g.vol_state),
+        if g.vol_crush { " (crush)" } else { "" },
+        g.t_norm,
+        g.z_score.map_or("-".into(), |z| format!("{z:+.2}"))
+    );
+    match &day.final_targets {
+        Some(t) => {
+            let parts: Vec<String> = t.iter().filter(|(_, w)| **w > 0.0).map(|(s, w)| format!("{s} {:.1}%", w * 100.0)).collect();
+            let cash = 1.0 - t.values().sum::<f64>();
+            println!("  targets  {}  cash {:.1}%", parts.join("  "), cash * 100.0);
+        }
+        None => println!("  targets  none: not enough history, hold"),
+    }
+    if let Some(gate) = &day.gate {
+        println!("  gate     {}", gate.reason);
+    }
+    if day.orders.is_empty() {
+        println!("  orders   none");
+    }
+    for o in &day.orders {
+        println!("  order    {:<4} {:>7} {:<5} @ {:.2}  ≈ {:.2}", o.side.as_str(), o.qty, o.symbol, o.ref_price, o.notional());
+    }
+    if let Some(p) = &day.plan {
+        println!(
+            "  cash     {:.2} left after orders ({:.2}% of equity {:.2})",
+            crate::money::dollars(p.cash_after_cents),
+            p.cash_after_pct,
+            crate::money::dollars(p.equity_cents)
+        );
+    } else {
+        println!("  equity   {:.2}", crate::money::dollars(equity_cents));
+    }
+    let flagged: Vec<&RuleOutcome> = day.risk_outcomes.iter().filter(|o| o.verdict != crate::risk::Verdict::Pass).collect();
+    println!(
+        "  risk     {} rule(s) checked, {} not passed{}",
+        day.risk_outcomes.len(),
+        flagged.len(),
+        flagged.iter().map(|o| format!("\n           {} {:?}: {}", o.rule, o.verdict, o.message)).collect::<String>()
+    );
+}
+
+/// The decisions table: diagnostics and one target-weight column per tradable.
+pub fn decision_table<'a>(
+    rows: impl Iterator<Item = (&'a Decision, &'a BTreeMap<String, f64>)>,
+    tradables: &[String],
+) -> Table {
+    let rows: Vec<_> = rows.collect();
+    let mut t = Table::default();
+    let g = |f: &dyn Fn(&Decision) -> Option<f64>| Col::F64(rows.iter().map(|(d, _)| f(d)).collect());
+    t.push("date", Col::Date(rows.iter().map(|(d, _)| d.date).collect()))
+        .push("cell", Col::F64(rows.iter().map(|(d, _)| d.diagnostics.cell.map(f64::from)).collect()))
+        .push("trend", Col::Str(rows.iter().map(|(d, _)| d.diagnostics.trend.map_or(String::new(), |t| format!("{t:?}"))).collect()))
+        .push("vol_state", Col::Str(rows.iter().map(|(d, _)| format!("{:?}", d.diagnostics.vol_state)).collect()))
+        .push("t_norm", g(&|d| Some(d.diagnostics.t_norm)))
+        .push("z_score", g(&|d| d.diagnostics.z_score))
+        .push("sma_fast", g(&|d| d.diagnostics.sma_fast))
+        .push("sma_slow", g(&|d| d.diagnostics.sma_slow))
+        .push("bond_sma_fast", g(&|d| d.diagnostics.bond_sma_fast))
+        .push("bond_sma_slow", g(&|d| d.diagnostics.bond_sma_slow))
+        .push("vol_crush", Col::Bool(rows.iter().map(|(d, _)| d.diagnostics.vol_crush).collect()));
+    for s in tradables {
+        t.push(
+            s,
+            Col::F64(rows.iter().map(|(d, w)| d.targets.as_ref().map(|_| w.get(s).copied().unwrap_or(0.0))).collect()),
+        );
+    }
+    t
+}
+
+/// The risk-check ledger rows.
+pub fn risk_table<'a>(rows: impl Iterator<Item = (NaiveDate, &'a RuleOutcome)>) -> Table {
+    let rows: Vec<_> = rows.collect();
+    let mut t = Table::default();
+    t.push("date", Col::Date(rows.iter().map(|(d, _)| *d).collect()))
+        .push("rule", Col::Str(rows.iter().map(|(_, o)| o.rule.to_string()).collect()))
+        .push("verdict", Col::Str(rows.iter().map(|(_, o)| format!("{:?}", o.verdict).to_lowercase()).collect()))
+        .push("symbol", Col::Str(rows.iter().map(|(_, o)| o.symbol.clone().unwrap_or_default()).collect()))
+        .push("value", Col::F64(rows.iter().map(|(_, o)| Some(o.value)).collect()))
+        .push("limit", Col::F64(rows.iter().map(|(_, o)| Some(o.limit)).collect()))
+        .push("message", Col::Str(rows.iter().map(|(_, o)| o.message.clone()).collect()));
+    t
+}
+
+fn write_ledgers(ctx: &Ctx, date: NaiveDate, d: &Decision, day: &DayPlan, tradables: &[String], force: bool) -> Result<()> {
+    let dir = &ctx.config.paths.ledger_dir;
+    let replace = force.then_some(date);
+    let empty = BTreeMap::new();
+    let weights = day.final_targets.as_ref().unwrap_or(&empty);
+    let mut t = decision_table(std::iter::once((d, weights)), tradables);
+    t.push("phase", Col::Str(vec!["dry-run".into()]));
+    ledger::append(&dir.join("decisions.parquet"), &t, replace)?;
+    let ids: Vec<String> = day
+        .orders
+        .iter()
+        .map(|o| ClientOrderId::new(STRATEGY_TAG, date, &o.symbol, o.side, 1).0)
+        .collect();
+    let mut o = Table::default();
+    o.push("date", Col::Date(vec![date; day.orders.len()]))
+        .push("phase", Col::Str(vec!["dry-run".into(); day.orders.len()]))
+        .push("client_order_id", Col::Str(ids))
+        .push("symbol", Col::Str(day.orders.iter().map(|o| o.symbol.clone()).collect()))
+        .push("side", Col::Str(day.orders.iter().map(|o| o.side.as_str().into()).collect()))
+        .push("qty", Col::I64(day.orders.iter().map(|o| o.qty).collect()))
+        .push("ref_price", Col::F64(day.orders.iter().map(|o| Some(o.ref_price)).collect()));
+    ledger::append(&dir.join("orders.parquet"), &o, replace)?;
+    let r = risk_table(day.risk_outcomes.iter().map(|o| (date, o)));
+    ledger::append(&dir.join("risk_checks.parquet"), &r, replace)?;
+    Ok(())
+}

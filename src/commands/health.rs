@@ -1,0 +1,238 @@
+//! `trader health`: is the system fit to run unattended? Exit 3 when a person is needed.
+//!
+//! Read-only: it does not take the state lock (it reports who holds it instead), so it
+//! can run hourly beside the trading jobs.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::Cli;
+use crate::config::{self, Config};
+use crate::data::store::BarStore;
+use crate::exit::Exit;
+use crate::state::lock;
+use crate::state::store::{Loaded, StateStore};
+
+/// How bad a check is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Critical,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Critical => "critical",
+        }
+    }
+}
+
+/// One line of the health report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    status: Status,
+    checks: &'a [Check],
+}
+
+/// Run every check, print the table (or JSON) and return 0 or 3.
+pub fn run(cli: &Cli) -> Result<Exit> {
+    let now = super::now()?;
+    let mut checks = Vec::new();
+    match config::load(&cli.config) {
+        Ok((cfg, _)) => {
+            checks.push(Check {
+                name: "config",
+                status: Status::Ok,
+                detail: format!("{} is valid", cli.config.display()),
+            });
+            checks.extend(system_checks(&cfg, now));
+        }
+        Err(e) => checks.push(Check {
+            name: "config",
+            status: Status::Critical,
+            detail: e.to_string(),
+        }),
+    }
+    let overall = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
+    if cli.json {
+        super::print_json(&Report {
+            status: overall,
+            checks: &checks,
+        })?;
+    } else {
+        let w = checks.iter().map(|c| c.name.len()).max().unwrap_or(5).max(5);
+        println!("{:<w$}  {:<8}  DETAIL", "CHECK", "STATUS");
+        for c in &checks {
+            println!("{:<w$}  {:<8}  {}", c.name, c.status.as_str(), c.detail);
+        }
+        println!("health: {}", overall.as_str());
+    }
+    Ok(if overall == Status::Critical {
+        Exit::Blocked
+    } else {
+        Exit::Ok
+    })
+}
+
+/// The checks that need a valid config.
+pub fn system_checks(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Vec<Check> {
+    vec![
+        state_check(cfg),
+        lock_check(cfg),
+        disk_check(cfg),
+        bars_check(cfg, now),
+        kill_check(cfg),
+    ]
+}
+
+fn state_check(cfg: &Config) -> Check {
+    let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups);
+    let (status, detail) = match store.load() {
+        Ok(Loaded::Ok(s)) => {
+            let n = store.backup_files().len();
+            if n == 0 {
+                (Status::Warn, format!("{} valid (save #{}), but no backup yet", store.path.display(), s.save_seq))
+            } else {
+                (Status::Ok, format!("{} valid (save #{}), {n} backup(s)", store.path.display(), s.save_seq))
+            }
+        }
+        Ok(Loaded::Fresh) => (
+            Status::Warn,
+            format!("no state yet at {} (created by the first job)", store.path.display()),
+        ),
+        Ok(Loaded::Recovered { from, problem, .. }) => (
+            Status::Critical,
+            format!(
+                "{} is unusable ({problem}); the next job will continue from backup {}",
+                store.path.display(),
+                from.display()
+            ),
+        ),
+        Err(e) => (Status::Critical, e.to_string()),
+    };
+    Check {
+        name: "state",
+        status,
+        detail,
+    }
+}
+
+fn lock_check(cfg: &Config) -> Check {
+    let path = cfg.paths.state_dir.join("trader.lock");
+    let (status, detail) = match lock::probe(&path) {
+        Ok(None) => (Status::Ok, "free".to_string()),
+        Ok(Some(h)) if lock::pid_alive(h.pid) => (
+            Status::Ok,
+            format!("held by pid {} (`{}`) since {}", h.pid, h.command, h.since),
+        ),
+        Ok(Some(h)) => (
+            Status::Critical,
+            format!("held, but its recorded holder pid {} is not running", h.pid),
+        ),
+        Err(e) => (Status::Critical, format!("{}: {e}", path.display())),
+    };
+    Check {
+        name: "lock",
+        status,
+        detail,
+    }
+}
+
+fn disk_check(cfg: &Config) -> Check {
+    let dir = &cfg.paths.state_dir;
+    let probe = if dir.exists() { dir.as_path() } else { cfg.root_dir.as_path() };
+    let min = cfg.health.min_free_disk_mb;
+    let (status, detail) = match crate::fsutil::free_disk_bytes(probe) {
+        Ok(b) => {
+            let mb = b / (1024 * 1024);
+            let status = if mb < min { Status::Critical } else { Status::Ok };
+            (status, format!("{mb} MiB free (minimum {min} MiB)"))
+        }
+        Err(e) => (Status::Critical, format!("{}: {e}", probe.display())),
+    };
+    Check {
+        name: "disk",
+        status,
+        detail,
+    }
+}
+
+fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
+    let store = BarStore::new(&cfg.paths.bars_dir);
+    let expected = match crate::calendar::last_completed_session(now) {
+        Ok(d) => d,
+        Err(e) => {
+            return Check {
+                name: "bars",
+                status: Status::Critical,
+                detail: e.to_string(),
+            };
+        }
+    };
+    let mut worst = Status::Ok;
+    let mut notes = Vec::new();
+    for sym in cfg.universe() {
+        match store.read(&sym) {
+            Ok(Some(bars)) if !bars.is_empty() => {
+                let last = bars[bars.len() - 1].date;
+                let lag = crate::calendar::sessions_between(last, expected)
+                    .map(|s| s.len().saturating_sub(1))
+                    .unwrap_or(usize::MAX);
+                if lag as u32 > cfg.health.max_stale_sessions {
+                    worst = Status::Critical;
+                    notes.push(format!("{sym} last bar {last} is {lag} session(s) behind {expected}"));
+                } else if lag > 0 {
+                    worst = worst.max(Status::Warn);
+                    notes.push(format!("{sym} last bar {last}"));
+                }
+            }
+            Ok(_) => {
+                worst = Status::Critical;
+                notes.push(format!("{sym} has no bars in {}", store.dir.display()));
+            }
+            Err(e) => {
+                worst = Status::Critical;
+                notes.push(e.to_string());
+            }
+        }
+    }
+    let detail = if notes.is_empty() {
+        format!("{} symbol(s) current through {expected}", cfg.universe().len())
+    } else {
+        notes.join("; ")
+    };
+    Check {
+        name: "bars",
+        status: worst,
+        detail,
+    }
+}
+
+fn kill_check(cfg: &Config) -> Check {
+    let p = &cfg.paths.kill_switch;
+    if p.exists() {
+        Check {
+            name: "kill_switch",
+            status: Status::Warn,
+            detail: format!("{} present: no order will be sent", p.display()),
+        }
+    } else {
+        Check {
+            name: "kill_switch",
+            status: Status::Ok,
+            detail: format!("absent ({})", p.display()),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! One module per subcommand; each reads like a short script of calls into the domain
+//! modules. This file holds what every job shares: the run context, the state lock and
+//! state loading, the kill-switch notice.
+
+pub mod backtest;
+pub mod dry_run;
+pub mod fetch;
+mod fetch_remote;
+pub mod health;
+pub mod preflight;
+pub mod risk;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, Config, Secrets};
+use crate::exit::Exit;
+use crate::log::Logger;
+use crate::state::store::{Loaded, StateStore};
+use crate::state::{State, lock};
+
+/// Everything a job needs from the command line and the config.
+pub struct Ctx {
+    pub config: Config,
+    pub secrets: Secrets,
+    pub json: bool,
+    pub log: Logger,
+    /// The instant the job runs at (`TRADER_NOW` overrides it for replays and tests).
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx {
+    /// The New York trading date of `now`.
+    pub fn today(&self) -> NaiveDate {
+        crate::calendar::trading_date_of(self.now)
+    }
+
+    /// Say so when the kill switch is present; returns whether it is.
+    pub fn report_kill_switch(&self) -> bool {
+        let on = self.config.paths.kill_switch.exists();
+        if on {
+            self.log.warn(&format!(
+                "kill switch {} is present: no order will be sent",
+                self.config.paths.kill_switch.display()
+            ));
+        }
+        on
+    }
+}
+
+/// A job holding the state lock with the loaded state.
+pub struct Job {
+    pub _lock: lock::StateLock,
+    pub store: StateStore,
+    pub state: State,
+}
+
+impl Job {
+    /// Save the state atomically.
+    pub fn save(&mut self, now: DateTime<Utc>) -> Result<()> {
+        self.store
+            .save(&mut self.state, now)
+            .context("saving the state")
+    }
+}
+
+/// The subcommand's name as typed.
+pub fn name(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Fetch(_) => "fetch",
+        Command::Preflight(_) => "preflight",
+        Command::DryRun(_) => "dry-run",
+        Command::Backtest(_) => "backtest",
+        Command::Risk(_) => "risk",
+        Command::Health => "health",
+    }
+}
+
+/// Read `TRADER_NOW` (RFC 3339) or the clock.
+fn now() -> Result<DateTime<Utc>> {
+    match std::env::var("TRADER_NOW") {
+        Ok(s) if !s.is_empty() => DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                anyhow::Error::new(crate::exit::ExitError::new(
+                    Exit::Usage,
+                    format!("TRADER_NOW = {s}: not an RFC 3339 instant ({e})"),
+                ))
+            }),
+        _ => Ok(Utc::now()),
+    }
+}
+
+/// Dispatch to the subcommand.
+pub fn run(cli: &Cli) -> Result<Exit> {
+    let cmd = name(&cli.command);
+    if let Command::Health = cli.command {
+        // Health must report a broken config rather than stop at it.
+        return health::run(cli);
+    }
+    let (config, secrets) = config::load(&cli.config)?;
+    let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet);
+    let ctx = Ctx {
+        config,
+        secrets,
+        json: cli.json,
+        log,
+        now: now()?,
+    };
+    match &cli.command {
+        Command::Fetch(a) => fetch::run(&ctx, a),
+        Command::Preflight(a) => preflight::run(&ctx, a),
+        Command::DryRun(a) => dry_run::run(&ctx, a),
+        Command::Backtest(a) => backtest::run(&ctx, a),
+        Command::Risk(a) => risk::run(&ctx, a),
+        Command::Health => health::run(cli),
+    }
+}
+
+/// Take the state lock and load the state (creating it explicitly on a first run).
+pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
+    let cfg = &ctx.config;
+    let lock = lock::acquire(&cfg.paths.state_dir.join("trader.lock"), command, ctx.now)?;
+    let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups);
+    let state = match store.load()? {
+        Loaded::Ok(s) => s,
+        Loaded::Fresh => {
+            ctx.log.info(&format!(
+                "no state yet: creating {} (first run)",
+                store.path.display()
+            ));
+            let mut s = State::new(ctx.now, cfg.phase);
+            store.save(&mut s, ctx.now).context("creating the first state")?;
+            s
+        }
+        Loaded::Recovered {
+            state,
+            from,
+            problem,
+        } => {
+            ctx.log.warn(&format!(
+                "STATE RECOVERED: {} is unusable ({problem}); continuing from backup {}",
+                store.path.display(),
+                from.display()
+            ));
+            state
+        }
+    };
+    Ok(Job {
+        _lock: lock,
+        store,
+        state,
+    })
+}
+
+/// Print a value as pretty JSON on stdout.
+pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v).context("rendering JSON")?);
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! `trader preflight`: today's go/no-go. Every gate is checked and shown, the verdict is
+//! recorded in the state and in `data/ledger/preflight.parquet`, and the trading run
+//! refuses to start without a passed preflight for the same trading date.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::cli::PreflightArgs;
+use crate::data::quality::{self, QualityRules};
+use crate::data::store::BarStore;
+use crate::exit::{Exit, ExitError};
+use crate::ledger::{self, Col, Table};
+use crate::state::{JobRecord, JobResult, State};
+
+/// One gate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gate {
+    pub name: &'static str,
+    pub pass: bool,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+struct Verdict<'a> {
+    date: NaiveDate,
+    pass: bool,
+    gates: &'a [Gate],
+}
+
+/// Fail unless a preflight for `date` passed (the trading run's prerequisite).
+pub fn require_passed(state: &State, date: NaiveDate) -> Result<()> {
+    match state.job(date, "preflight") {
+        Some(r) if r.result == JobResult::Ok => Ok(()),
+        Some(r) => Err(ExitError::new(
+            Exit::Blocked,
+            format!("preflight for {date} did not pass ({}): fix it and run `trader preflight` again", r.detail),
+        )
+        .into()),
+        None => Err(ExitError::new(
+            Exit::Blocked,
+            format!("no preflight for {date}: run `trader preflight` first (or `dry-run --skip-preflight` for an experiment)"),
+        )
+        .into()),
+    }
+}
+
+fn gate(name: &'static str, pass: bool, detail: impl Into<String>) -> Gate {
+    Gate {
+        name,
+        pass,
+        detail: detail.into(),
+    }
+}
+
+/// Run every gate for the date and record the verdict.
+pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
+    let cfg = &ctx.config;
+    let date = args.date.unwrap_or_else(|| ctx.today());
+    if !crate::calendar::is_trading_day(date).context("checking the calendar")? {
+        let why = crate::calendar::closure_reason(date).ok().flatten().unwrap_or("closed");
+        println!("{date} is not a trading day ({why}): nothing to do");
+        return Ok(Exit::Ok);
+    }
+    let mut job = super::open_job(ctx, "preflight")?;
+    let mut gates = Vec::new();
+    let close = crate::calendar::close_time(date).ok().flatten();
+    let early = crate::calendar::is_early_close(date).unwrap_or(false);
+    gates.push(gate(
+        "trading_day",
+        true,
+        format!(
+            "{date} is a trading day, close {}{}",
+            close.map_or("?".into(), |t| t.format("%H:%M").to_string()),
+            if early { " (early close)" } else { "" }
+        ),
+    ));
+    // The fetch prerequisite only applies to remote sources: a CSV store is filled by hand.
+    if cfg.data.source.is_remote() {
+        let ok = job.state.job(date, "fetch").is_some_and(|r| r.result == JobResult::Ok);
+        gates.push(gate(
+            "fetch_today",
+            ok,
+            if ok { format!("fetch ran for {date}") } else { format!("no fetch for {date}: run `trader fetch` first") },
+        ));
+    }
+    gates.extend(data_gates(ctx, date)?);
+    gates.push(gate("config", true, format!("{} and its risk parameters are valid", cfg.source_file.display())));
+    gates.push(secrets_gate(ctx));
+    gates.push(gate("broker", true, "sim: the built-in simulator is always reachable"));
+    let state_problems = job.state.check();
+    gates.push(gate(
+        "state",
+        state_problems.is_empty(),
+        if state_problems.is_empty() { format!("{} valid (save #{})", job.store.path.display(), job.state.save_seq) } else { state_problems.join("; ") },
+    ));
+    let kill = cfg.paths.kill_switch.exists();
+    gates.push(gate(
+        "kill_switch",
+        !kill,
+        if kill { format!("{} present: trading halted", cfg.paths.kill_switch.display()) } else { "absent".into() },
+    ));
+    let min = cfg.health.min_free_disk_mb;
+    let disk = crate::fsutil::free_disk_bytes(&cfg.paths.state_dir).map(|b| b / (1024 * 1024));
+    gates.push(match disk {
+        Ok(mb) => gate("disk", mb >= min, format!("{mb} MiB free (minimum {min} MiB)")),
+        Err(e) => gate("disk", false, format!("{}: {e}", cfg.paths.state_dir.display())),
+    });
+    let pass = gates.iter().all(|g| g.pass);
+    let failed: Vec<&str> = gates.iter().filter(|g| !g.pass).map(|g| g.name).collect();
+    let detail = if pass { format!("all {} gates passed", gates.len()) } else { format!("failed: {}", failed.join(", ")) };
+    record(ctx, date, &gates, pass)?;
+    job.state.record_job(
+        date,
+        JobRecord {
+            job: "preflight".into(),
+            phase: Some(cfg.phase),
+            started_at: ctx.now,
+            finished_at: chrono::Utc::now(),
+            result: if pass { JobResult::Ok } else { JobResult::Blocked },
+            detail: detail.clone(),
+            skipped_preflight: false,
+        },
+    );
+    job.save(ctx.now)?;
+    ctx.log.info(&format!("preflight {date}: {detail}"));
+    if ctx.json {
+        super::print_json(&Verdict { date, pass, gates: &gates })?;
+    } else {
+        let w = gates.iter().map(|g| g.name.len()).max().unwrap_or(4);
+        println!("preflight {date}");
+        for g in &gates {
+            println!("  {:<w$}  {}  {}", g.name, if g.pass { "pass" } else { "FAIL" }, g.detail);
+        }
+        println!("verdict: {}", if pass { "GO" } else { "NO-GO" });
+    }
+    Ok(if pass { Exit::Ok } else { Exit::Blocked })
+}
+
+fn data_gates(ctx: &Ctx, date: NaiveDate) -> Result<Vec<Gate>> {
+    let cfg = &ctx.config;
+    let store = BarStore::new(&cfg.paths.bars_dir);
+    let mut bars = BTreeMap::new();
+    for sym in cfg.universe() {
+        let b = store.read(&sym).with_context(|| format!("reading bars of {sym}"))?;
+        // Bars after the checked date are ignored so replays judge the data as it was.
+        bars.insert(sym, b.map(|v| v.into_iter().filter(|b| b.date <= date).collect::<Vec<_>>()));
+    }
+    let rules = QualityRules {
+        corporate_action_move_pct: cfg.data.corporate_action_move_pct,
+        corporate_action_lookback: 1,
+        max_stale_sessions: 0,
+    };
+    let q = quality::assess(&bars, date, &rules);
+    let mut gates = Vec::new();
+    let missing: Vec<String> = q.last_dates.iter().filter(|(_, d)| d.is_none_or(|d| d < date)).map(|(s, d)| format!("{s} ({})", d.map_or("none".into(), |d| d.to_string()))).collect();
+    gates.push(gate(
+        "coverage",
+        missing.is_empty(),
+        if missing.is_empty() {
+            format!("{}/{} symbols have a bar for {date}", q.covered, q.symbols)
+        } else {
+            format!("{}/{} symbols have a bar for {date}; missing: {}", q.covered, q.symbols, list(&missing))
+        },
+    ));
+    let provisional_today: Vec<&String> = bars
+        .iter()
+        .filter(|(_, b)| b.as_ref().and_then(|v| v.last()).is_some_and(|b| b.date == date && b.provisional))
+        .map(|(s, _)| s)
+        .collect();
+    if !provisional_today.is_empty() {
+        let age = ctx
+            .config
+            .paths
+            .state_dir
+            .exists()
+            .then(|| crate::state::store::StateStore::new(&cfg.paths.state_dir, cfg.state.backups).load().ok())
+            .flatten();
+        let fetched_at = match age {
+            Some(crate::state::store::Loaded::Ok(s)) => s.job(date, "fetch").map(|r| r.finished_at),
+            _ => None,
+        };
+        let max = cfg.data.provisional_max_age_minutes as i64;
+        let fresh = fetched_at.is_some_and(|t| (ctx.now - t).num_minutes() <= max);
+        gates.push(gate(
+            "freshness",
+            fresh,
+            match fetched_at {
+                Some(t) => format!("provisional bars fetched {} min ago (limit {max})", (ctx.now - t).num_minutes()),
+                None => "provisional bars with no fetch recorded today".into(),
+            },
+        ));
+    }
+    let bad: Vec<String> = q
+        .findings
+        .iter()
+        .filter(|f| matches!(f.check, "missing_sessions" | "duplicates" | "ohlc" | "non_session" | "provisional"))
+        .map(|f| format!("{} {}: {}", f.symbol, f.check, f.detail))
+        .collect();
+    gates.push(gate(
+        "data_quality",
+        bad.is_empty(),
+        if bad.is_empty() { "no missing sessions, duplicates or inconsistent bars".to_string() } else { list(&bad) },
+    ));
+    let ca: Vec<String> = q.of("corporate_action").map(|f| format!("{} {}", f.symbol, f.detail)).collect();
+    gates.push(gate(
+        "corporate_actions",
+        ca.is_empty(),
+        if ca.is_empty() { format!("no unexplained move beyond {}%", cfg.data.corporate_action_move_pct) } else { list(&ca) },
+    ));
+    Ok(gates)
+}
+
+fn list(items: &[String]) -> String {
+    let mut s: Vec<String> = items.iter().take(5).cloned().collect();
+    if items.len() > 5 {
+        s.push(format!("… {} more", items.len() - 5));
+    }
+    s.join("; ")
+}
+
+fn secrets_gate(ctx: &Ctx) -> Gate {
+    let needed: &[&str] = match ctx.config.data.source {
+        crate::config::DataSource::Alpaca => &["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"],
+        _ => &[],
+    };
+    let missing: Vec<&str> = needed.iter().copied().filter(|k| ctx.secrets.get(k).is_none()).collect();
+    if missing.is_empty() {
+        gate("secrets", true, if needed.is_empty() { "none needed for sim broker and this data source".to_string() } else { format!("{} present", needed.join(", ")) })
+    } else {
+        gate("secrets", false, format!("missing from the environment and env file: {}", missing.join(", ")))
+    }
+}
+
+fn record(ctx: &Ctx, date: NaiveDate, gates: &[Gate], pass: bool) -> Result<()> {
+    let n = gates.len();
+    let mut t = Table::default();
+    t.push("date", Col::Date(vec![date; n]))
+        .push("run_at", Col::Str(vec![ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true); n]))
+        .push("check", Col::Str(gates.iter().map(|g| g.name.to_string()).collect()))
+        .push("pass", Col::Bool(gates.iter().map(|g| g.pass).collect()))
+        .push("detail", Col::Str(gates.iter().map(|g| g.detail.clone()).collect()))
+        .push("verdict", Col::Str(vec![if pass { "go".to_string() } else { "no-go".to_string() }; n]));
+    ledger::append(&ctx.config.paths.ledger_dir.join("preflight.parquet"), &t, None)?;
+    Ok(())
+}

@@ -1,0 +1,438 @@
+//! Typed configuration (`config/*.yaml`): every key, its default and its allowed range.
+//!
+//! Unknown keys are rejected, booleans are strictly `true`/`false`, and every validation
+//! error names the file, the key path, the value and the allowed range. Relative paths
+//! resolve against `root`, which itself resolves against the config file's directory,
+//! so a run from systemd or cron behaves exactly like a run by hand.
+
+mod load;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+pub use load::{Secrets, load, resolve};
+
+use crate::risk::RiskConfig;
+use crate::strategy::hierarchical::HierarchicalParams;
+
+/// A config that could not be read, parsed or validated.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read config: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}:{line}: {message}")]
+    EnvVar {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    EnvFile { file: String, message: String },
+    #[error("{}", render_issues(file, issues))]
+    Invalid { file: String, issues: Vec<Issue> },
+}
+
+fn render_issues(file: &str, issues: &[Issue]) -> String {
+    issues
+        .iter()
+        .map(|i| format!("{file}: {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One invalid value: `risk.min_cash_pct = 150: must be between 0 and 100`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub key: String,
+    pub value: String,
+    pub allowed: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}: {}", self.key, self.value, self.allowed)
+    }
+}
+
+/// The deployment phase the trading run executes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    #[default]
+    DryRun,
+    Paper,
+    Live,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::DryRun => "dry-run",
+            Phase::Paper => "paper",
+            Phase::Live => "live",
+        }
+    }
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Base for every relative path; itself relative to the config file's directory.
+    #[serde(default)]
+    pub root: Option<PathBuf>,
+    /// Optional `KEY=VALUE` file (mode 0600 or tighter) for secrets and `${VAR}` values.
+    #[serde(default)]
+    pub env_file: Option<PathBuf>,
+    #[serde(default)]
+    pub phase: Phase,
+    #[serde(default)]
+    pub paths: PathsConfig,
+    #[serde(default)]
+    pub account: AccountConfig,
+    #[serde(default)]
+    pub strategy: StrategyConfig,
+    #[serde(default)]
+    pub portfolio: PortfolioConfig,
+    #[serde(default)]
+    pub risk: RiskConfig,
+    #[serde(default)]
+    pub data: DataConfig,
+    #[serde(default)]
+    pub state: StateConfig,
+    #[serde(default)]
+    pub health: HealthConfig,
+    #[serde(default)]
+    pub backtest: BacktestConfig,
+    /// The file this config came from (set by the loader).
+    #[serde(skip)]
+    pub source_file: PathBuf,
+    /// `root` resolved to a directory (set by the loader).
+    #[serde(skip)]
+    pub root_dir: PathBuf,
+}
+
+/// Where runtime files live. Relative paths resolve against `root`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathsConfig {
+    pub state_dir: PathBuf,
+    pub bars_dir: PathBuf,
+    pub ledger_dir: PathBuf,
+    pub reports_dir: PathBuf,
+    pub logs_dir: PathBuf,
+    /// While this file exists no order is sent (except by `emergency-exit`).
+    pub kill_switch: PathBuf,
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        PathsConfig {
+            state_dir: "state".into(),
+            bars_dir: "data/bars".into(),
+            ledger_dir: "data/ledger".into(),
+            reports_dir: "data/reports".into(),
+            logs_dir: "logs".into(),
+            kill_switch: "state/KILL".into(),
+        }
+    }
+}
+
+impl PathsConfig {
+    fn resolve_against(&mut self, root: &Path) {
+        for p in [
+            &mut self.state_dir,
+            &mut self.bars_dir,
+            &mut self.ledger_dir,
+            &mut self.reports_dir,
+            &mut self.logs_dir,
+            &mut self.kill_switch,
+        ] {
+            *p = load::resolve(root, p);
+        }
+    }
+}
+
+/// The account the trading run acts on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountConfig {
+    /// `sim` (built-in simulated account). Real brokers come with the paper/live issue.
+    pub broker: BrokerKind,
+    /// Starting cash of the simulated account on its first run, in dollars.
+    pub initial_capital: f64,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        AccountConfig {
+            broker: BrokerKind::Sim,
+            initial_capital: 10_000.0,
+        }
+    }
+}
+
+/// Which broker adapter serves the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerKind {
+    Sim,
+}
+
+/// Which price column feeds the strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceField {
+    /// Split-adjusted close (the default).
+    #[default]
+    Close,
+    /// Split- and dividend-adjusted (total return) close.
+    AdjClose,
+}
+
+/// The strategy and its parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategyConfig {
+    /// Only `hierarchical_adaptive_v3_5b` this round.
+    pub name: String,
+    /// Indicators run over the stored history from this date, in backtest and daily run alike.
+    pub history_start: NaiveDate,
+    pub price_field: PriceField,
+    pub params: HierarchicalParams,
+}
+
+impl Default for StrategyConfig {
+    fn default() -> Self {
+        StrategyConfig {
+            name: "hierarchical_adaptive_v3_5b".into(),
+            history_start: NaiveDate::from_ymd_opt(2008, 9, 10).unwrap_or_default(),
+            price_field: PriceField::Close,
+            params: HierarchicalParams::default(),
+        }
+    }
+}
+
+/// Turning target weights into whole-share orders, and the cost model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortfolioConfig {
+    /// Trade only when the sum of absolute target-weight changes exceeds this.
+    pub rebalance_threshold: f64,
+    /// Also rebalance a symbol whose actual weight drifts this many percentage points from target.
+    pub drift_rebalance_pct: Option<f64>,
+    /// Adverse slippage assumed per fill, in percent of price.
+    pub slippage_pct: f64,
+    /// Commission per share, in dollars.
+    pub commission_per_share: f64,
+}
+
+impl Default for PortfolioConfig {
+    fn default() -> Self {
+        PortfolioConfig {
+            rebalance_threshold: 0.025,
+            drift_rebalance_pct: None,
+            slippage_pct: 0.1,
+            commission_per_share: 0.01,
+        }
+    }
+}
+
+/// Where bars come from and what counts as good data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// `csv` (local import), `alpaca` or `yahoo`.
+    pub source: DataSource,
+    /// Directory `fetch --source csv` imports from when `--from` is not given.
+    pub csv_dir: Option<PathBuf>,
+    /// Extra symbols to keep in the store beyond what the strategy needs.
+    pub extra_symbols: Vec<String>,
+    /// Days re-fetched before the last stored bar, to pick up revisions.
+    pub overlap_days: u32,
+    /// A close-to-close move beyond this percentage with no split/dividend on record flags the symbol.
+    pub corporate_action_move_pct: f64,
+    /// A provisional bar older than this many minutes is stale.
+    pub provisional_max_age_minutes: u32,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            source: DataSource::Csv,
+            csv_dir: None,
+            extra_symbols: Vec::new(),
+            overlap_days: 5,
+            corporate_action_move_pct: 20.0,
+            provisional_max_age_minutes: 30,
+        }
+    }
+}
+
+/// The market data source of `fetch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    Csv,
+    Alpaca,
+    Yahoo,
+}
+
+impl DataSource {
+    pub fn is_remote(self) -> bool {
+        !matches!(self, DataSource::Csv)
+    }
+}
+
+/// State file behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// How many rotated backups of state.json to keep.
+    pub backups: usize,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig { backups: 20 }
+    }
+}
+
+/// Thresholds of `trader health`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Free disk below this many MiB is critical.
+    pub min_free_disk_mb: u64,
+    /// The last bar may lag the last completed session by this many sessions before it is critical.
+    pub max_stale_sessions: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            min_free_disk_mb: 200,
+            max_stale_sessions: 1,
+        }
+    }
+}
+
+/// Backtest defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BacktestConfig {
+    /// Starting equity in dollars.
+    pub initial_capital: f64,
+    /// Annual risk-free rate (fraction, e.g. 0.02) for Sharpe and Sortino.
+    pub risk_free_rate: f64,
+}
+
+impl Default for BacktestConfig {
+    fn default() -> Self {
+        BacktestConfig {
+            initial_capital: 10_000.0,
+            risk_free_rate: 0.0,
+        }
+    }
+}
+
+fn range_issue(key: &str, v: f64, lo: f64, hi: f64, out: &mut Vec<Issue>) {
+    if !(v.is_finite() && v >= lo && v <= hi) {
+        out.push(Issue {
+            key: key.to_string(),
+            value: format_num(v),
+            allowed: format!("must be between {} and {}", format_num(lo), format_num(hi)),
+        });
+    }
+}
+
+/// Numbers as a person wrote them: `150`, not `150.0`.
+pub fn format_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+impl Config {
+    /// Every invalid value in the file, in key order.
+    pub fn validate(&self) -> Vec<Issue> {
+        let mut out = Vec::new();
+        if self.strategy.name != "hierarchical_adaptive_v3_5b" {
+            out.push(Issue {
+                key: "strategy.name".into(),
+                value: self.strategy.name.clone(),
+                allowed: "must be hierarchical_adaptive_v3_5b".into(),
+            });
+        }
+        for e in self.strategy.params.validate() {
+            out.push(Issue {
+                key: format!("strategy.params.{}", e.key),
+                value: e.value,
+                allowed: e.allowed,
+            });
+        }
+        range_issue("account.initial_capital", self.account.initial_capital, 1.0, 1e12, &mut out);
+        let p = &self.portfolio;
+        range_issue("portfolio.rebalance_threshold", p.rebalance_threshold, 0.0, 2.0, &mut out);
+        if let Some(d) = p.drift_rebalance_pct {
+            range_issue("portfolio.drift_rebalance_pct", d, 0.0, 100.0, &mut out);
+        }
+        range_issue("portfolio.slippage_pct", p.slippage_pct, 0.0, 10.0, &mut out);
+        range_issue("portfolio.commission_per_share", p.commission_per_share, 0.0, 1.0, &mut out);
+        for e in self.risk.validate() {
+            out.push(Issue {
+                key: format!("risk.{}", e.key),
+                value: e.value,
+                allowed: e.allowed,
+            });
+        }
+        let d = &self.data;
+        range_issue("data.overlap_days", d.overlap_days as f64, 0.0, 365.0, &mut out);
+        range_issue("data.corporate_action_move_pct", d.corporate_action_move_pct, 1.0, 1000.0, &mut out);
+        for (i, s) in d.extra_symbols.iter().enumerate() {
+            if !crate::data::valid_symbol(s) {
+                out.push(Issue {
+                    key: format!("data.extra_symbols[{i}]"),
+                    value: s.clone(),
+                    allowed: "must be a ticker of letters, digits, '.' or '-'".into(),
+                });
+            }
+        }
+        range_issue("state.backups", self.state.backups as f64, 1.0, 1000.0, &mut out);
+        range_issue("backtest.initial_capital", self.backtest.initial_capital, 1.0, 1e12, &mut out);
+        range_issue("backtest.risk_free_rate", self.backtest.risk_free_rate, -0.1, 0.5, &mut out);
+        out
+    }
+
+    /// The state file.
+    pub fn state_file(&self) -> PathBuf {
+        self.paths.state_dir.join("state.json")
+    }
+
+    /// Every symbol the store must hold: the strategy's plus the extras.
+    pub fn universe(&self) -> Vec<String> {
+        let mut u = self.strategy_impl().required_symbols();
+        for s in &self.data.extra_symbols {
+            if !u.contains(s) {
+                u.push(s.clone());
+            }
+        }
+        u
+    }
+
+    /// The configured strategy.
+    pub fn strategy_impl(&self) -> crate::strategy::hierarchical::HierarchicalAdaptive {
+        crate::strategy::hierarchical::HierarchicalAdaptive::new(self.strategy.params.clone())
+    }
+}

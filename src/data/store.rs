@@ -1,0 +1,247 @@
+//! The bar store: one parquet file per symbol in `data/bars/`, written atomically.
+//!
+//! Columns: symbol, date (Date), open, high, low, close, volume, adj_close (nullable),
+//! dividend, split_factor, provisional. Files are plain parquet that polars, pandas,
+//! pyarrow and DuckDB read. A multi-symbol write stages every file first and only then
+//! renames them into place, so a failed import leaves the store as it was.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::model::Bar;
+
+/// Reading or writing the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}: cannot write: {message}")]
+    Write { path: String, message: String },
+}
+
+const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+fn to_days(d: NaiveDate) -> i32 {
+    (d - EPOCH).num_days() as i32
+}
+
+fn from_days(n: i32) -> NaiveDate {
+    EPOCH + chrono::Duration::days(n as i64)
+}
+
+/// The directory of parquet bar files.
+#[derive(Debug, Clone)]
+pub struct BarStore {
+    pub dir: PathBuf,
+}
+
+impl BarStore {
+    pub fn new(dir: &Path) -> BarStore {
+        BarStore {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The file of one symbol.
+    pub fn path_of(&self, symbol: &str) -> PathBuf {
+        self.dir.join(format!("{symbol}.parquet"))
+    }
+
+    /// Symbols with a file in the store, sorted.
+    pub fn symbols(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let sym = name.strip_suffix(".parquet")?;
+                crate::data::valid_symbol(sym).then(|| sym.to_string())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// All bars of a symbol, ascending; `Ok(None)` when the symbol has no file.
+    pub fn read(&self, symbol: &str) -> Result<Option<Vec<Bar>>, StoreError> {
+        let path = self.path_of(symbol);
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_file(&path).map(Some)
+    }
+
+    /// Replace the files of several symbols at once: all are staged before any is renamed.
+    pub fn write_many(&self, items: &BTreeMap<String, Vec<Bar>>) -> Result<(), StoreError> {
+        let werr = |path: &Path, message: String| StoreError::Write {
+            path: path.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(|e| werr(&self.dir, e.to_string()))?;
+        let mut staged = Vec::with_capacity(items.len());
+        for (symbol, bars) in items {
+            let path = self.path_of(symbol);
+            let mut df = to_frame(symbol, bars).map_err(|e| werr(&path, e.to_string()))?;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".tmp-")
+                .suffix(".partial")
+                .tempfile_in(&self.dir)
+                .map_err(|e| werr(&path, e.to_string()))?;
+            ParquetWriter::new(tmp.as_file_mut())
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut df)
+                .map_err(|e| werr(&path, e.to_string()))?;
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| werr(&path, e.to_string()))?;
+            staged.push((tmp, path));
+        }
+        for (tmp, path) in staged {
+            tmp.persist(&path)
+                .map_err(|e| werr(&path, e.error.to_string()))?;
+        }
+        crate::fsutil::sync_dir(&self.dir).map_err(|e| werr(&self.dir, e.to_string()))
+    }
+}
+
+/// Read one bar file and check its invariants (ascending unique dates).
+pub fn read_file(path: &Path) -> Result<Vec<Bar>, StoreError> {
+    let rerr = |message: String| StoreError::Read {
+        path: path.display().to_string(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| rerr(e.to_string()))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| rerr(format!("not a readable parquet bar file: {e}")))?;
+    let bars = from_frame(&df).map_err(rerr)?;
+    for w in bars.windows(2) {
+        if w[1].date <= w[0].date {
+            return Err(rerr(format!(
+                "dates not strictly ascending at {} after {}",
+                w[1].date, w[0].date
+            )));
+        }
+    }
+    Ok(bars)
+}
+
+fn to_frame(symbol: &str, bars: &[Bar]) -> PolarsResult<DataFrame> {
+    let n = bars.len();
+    let dates: Vec<i32> = bars.iter().map(|b| to_days(b.date)).collect();
+    let date = Series::new("date".into(), dates).cast(&DataType::Date)?;
+    let f = |name: &str, g: &dyn Fn(&Bar) -> f64| {
+        Column::new(name.into(), bars.iter().map(g).collect::<Vec<f64>>())
+    };
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("symbol".into(), vec![symbol; n]),
+            date.into(),
+            f("open", &|b| b.open),
+            f("high", &|b| b.high),
+            f("low", &|b| b.low),
+            f("close", &|b| b.close),
+            f("volume", &|b| b.volume),
+            Column::new(
+                "adj_close".into(),
+                bars.iter().map(|b| b.adj_close).collect::<Vec<Option<f64>>>(),
+            ),
+            f("dividend", &|b| b.dividend),
+            f("split_factor", &|b| b.split_factor),
+            Column::new(
+                "provisional".into(),
+                bars.iter().map(|b| b.provisional).collect::<Vec<bool>>(),
+            ),
+        ],
+    )
+}
+
+fn f64_col(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
+    let col = df
+        .column(name)
+        .map_err(|_| format!("missing column `{name}`"))?;
+    let col = col
+        .cast(&DataType::Float64)
+        .map_err(|e| format!("column `{name}`: {e}"))?;
+    let ca = col.f64().map_err(|e| format!("column `{name}`: {e}"))?;
+    Ok(ca.iter().collect())
+}
+
+fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
+    let date_col = df
+        .column("date")
+        .map_err(|_| "missing column `date`".to_string())?;
+    let dates: Vec<Option<i32>> = date_col
+        .date()
+        .map_err(|e| format!("column `date`: {e}"))?
+        .physical()
+        .iter()
+        .collect();
+    let need = |name: &str| -> Result<Vec<f64>, String> {
+        f64_col(df, name)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| format!("column `{name}` row {i}: null")))
+            .collect()
+    };
+    let (open, high, low, close, volume) = (
+        need("open")?,
+        need("high")?,
+        need("low")?,
+        need("close")?,
+        need("volume")?,
+    );
+    let adj = f64_col(df, "adj_close")?;
+    let dividend = need("dividend")?;
+    let split = need("split_factor")?;
+    let prov: Vec<Option<bool>> = df
+        .column("provisional")
+        .map_err(|_| "missing column `provisional`".to_string())?
+        .bool()
+        .map_err(|e| format!("column `provisional`: {e}"))?
+        .iter()
+        .collect();
+    let mut out = Vec::with_capacity(dates.len());
+    for (i, d) in dates.iter().enumerate() {
+        let d = d.ok_or_else(|| format!("column `date` row {i}: null"))?;
+        out.push(Bar {
+            date: from_days(d),
+            open: open[i],
+            high: high[i],
+            low: low[i],
+            close: close[i],
+            volume: volume[i],
+            adj_close: adj[i],
+            dividend: dividend[i],
+            split_factor: split[i],
+            provisional: prov[i].unwrap_or(false),
+        });
+    }
+    Ok(out)
+}
+
+/// Merge fetched bars into stored ones: a new bar replaces the stored bar of its date,
+/// except that a provisional bar never replaces an official one.
+pub fn merge(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
+    let mut by_date: BTreeMap<NaiveDate, Bar> =
+        stored.iter().map(|b| (b.date, b.clone())).collect();
+    for b in fresh {
+        match by_date.get(&b.date) {
+            Some(old) if b.provisional && !old.provisional => {}
+            _ => {
+                by_date.insert(b.date, b.clone());
+            }
+        }
+    }
+    by_date.into_values().collect()
+}

@@ -1,0 +1,144 @@
+//! Append-only parquet ledgers in `data/ledger/` (decisions, orders, risk checks,
+//! preflight results) and plain parquet tables for backtest output.
+//!
+//! An append reads the table, adds the new rows and replaces the file atomically, so a
+//! crash leaves either the old or the new table. Re-running a date with `--force`
+//! replaces that date's rows instead of duplicating them.
+
+use std::fs::File;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+/// A ledger could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct LedgerError {
+    pub path: String,
+    pub message: String,
+}
+
+/// One typed column of a table being built.
+pub enum Col {
+    Str(Vec<String>),
+    F64(Vec<Option<f64>>),
+    I64(Vec<i64>),
+    Bool(Vec<bool>),
+    Date(Vec<NaiveDate>),
+}
+
+/// A table as named columns, all of one length.
+#[derive(Default)]
+pub struct Table {
+    pub cols: Vec<(String, Col)>,
+}
+
+impl Table {
+    pub fn push(&mut self, name: &str, col: Col) -> &mut Self {
+        self.cols.push((name.to_string(), col));
+        self
+    }
+
+    fn to_frame(&self) -> PolarsResult<DataFrame> {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let mut columns = Vec::with_capacity(self.cols.len());
+        for (name, col) in &self.cols {
+            let name: PlSmallStr = name.as_str().into();
+            let c: Column = match col {
+                Col::Str(v) => Column::new(name, v),
+                Col::F64(v) => Column::new(name, v),
+                Col::I64(v) => Column::new(name, v),
+                Col::Bool(v) => Column::new(name, v),
+                Col::Date(v) => {
+                    let days: Vec<i32> = v.iter().map(|d| (*d - epoch).num_days() as i32).collect();
+                    Series::new(name, days).cast(&DataType::Date)?.into()
+                }
+            };
+            columns.push(c);
+        }
+        DataFrame::new_infer_height(columns)
+    }
+}
+
+fn err(path: &Path, message: impl ToString) -> LedgerError {
+    LedgerError {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Write `table` as a new parquet file at `path` (atomically).
+pub fn write(path: &Path, table: &Table) -> Result<(), LedgerError> {
+    let mut df = table.to_frame().map_err(|e| err(path, e))?;
+    write_frame(path, &mut df)
+}
+
+fn write_frame(path: &Path, df: &mut DataFrame) -> Result<(), LedgerError> {
+    crate::fsutil::write_atomic_with(path, |f| {
+        ParquetWriter::new(f)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(df)
+            .map(|_| ())
+            .map_err(std::io::Error::other)
+    })
+    .map_err(|e| err(path, format!("cannot write: {e}")))
+}
+
+/// Read a ledger table.
+pub fn read(path: &Path) -> Result<Option<DataFrame>, LedgerError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let f = File::open(path).map_err(|e| err(path, e))?;
+    ParquetReader::new(f)
+        .finish()
+        .map(Some)
+        .map_err(|e| err(path, format!("not a readable ledger: {e}")))
+}
+
+/// Dates present in a ledger's `date` column.
+pub fn dates(path: &Path) -> Result<Vec<NaiveDate>, LedgerError> {
+    let Some(df) = read(path)? else {
+        return Ok(Vec::new());
+    };
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let col = df.column("date").map_err(|e| err(path, e))?;
+    let ca = col.date().map_err(|e| err(path, e))?;
+    Ok(ca
+        .physical()
+        .iter()
+        .flatten()
+        .map(|d| epoch + chrono::Duration::days(d as i64))
+        .collect())
+}
+
+/// Append `table` to the ledger at `path`; rows of `replace_date` already there are dropped first.
+pub fn append(path: &Path, table: &Table, replace_date: Option<NaiveDate>) -> Result<(), LedgerError> {
+    let new = table.to_frame().map_err(|e| err(path, e))?;
+    let mut combined = match read(path)? {
+        None => new,
+        Some(old) => {
+            let old = match replace_date {
+                Some(d) => {
+                    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+                    let day = (d - epoch).num_days() as i32;
+                    let col = old.column("date").map_err(|e| err(path, e))?;
+                    let keep: BooleanChunked = col
+                        .date()
+                        .map_err(|e| err(path, e))?
+                        .physical()
+                        .iter()
+                        .map(|v| Some(v != Some(day)))
+                        .collect();
+                    old.filter(&keep).map_err(|e| err(path, e))?
+                }
+                None => old,
+            };
+            old.vstack(&new).map_err(|e| {
+                err(path, format!("new rows do not match the ledger's columns ({e}); move the old file aside"))
+            })?
+        }
+    };
+    write_frame(path, &mut combined)
+}

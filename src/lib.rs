@@ -1,0 +1,28 @@
+//! `trader`: phase-gated daily systematic trading jobs with crash-safe state.
+//!
+//! Data flows one way: inputs (config, bars, state, broker) → pure decision
+//! (strategy → risk → portfolio) → orders → effects (broker, ledger, state) → report.
+//! The decision core does no I/O and reads no clock, so the backtest and every phase
+//! run the same code.
+
+pub mod calendar;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod data;
+pub mod exit;
+pub mod fsutil;
+pub mod ledger;
+pub mod log;
+pub mod model;
+pub mod money;
+pub mod portfolio;
+pub mod broker;
+pub mod backtest;
+pub mod metrics;
+pub mod pipeline;
+#[path = "../../stubs/risk.rs"]
+pub mod risk;
+pub mod state;
+#[path = "../../stubs/strategy.rs"]
+pub mod strategy;

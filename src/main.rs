@@ -1,0 +1,29 @@
+//! `trader`: parse the command line, run one job, exit with a code that means something.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use trader::cli::Cli;
+use trader::exit::{self, Exit};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Usage } else { Exit::Ok };
+            // Printing --help/--version or a usage error is clap's job.
+            let _ = e.print();
+            return ExitCode::from(code.code());
+        }
+    };
+    match trader::commands::run(&cli) {
+        Ok(code) => ExitCode::from(code.code()),
+        Err(err) => {
+            let code = exit::classify(&err);
+            eprintln!("trader: error: {err:#}");
+            trader::log::error_line(&cli, &format!("{err:#}"));
+            ExitCode::from(code.code())
+        }
+    }
+}

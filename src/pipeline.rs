@@ -1,0 +1,148 @@
+//! One trading day's decision path, shared by `backtest` and every daily phase:
+//! strategy targets → risk rules on targets → rebalance gate → whole-share orders →
+//! risk rules on orders. Pure: inputs in, plan out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::model::OrderIntent;
+use crate::portfolio::{self, CostModel, Gate, Holdings, Plan};
+use crate::risk::{self, RiskConfig, RiskContext, RuleOutcome};
+use crate::strategy::{Decision, History};
+
+/// Settings of the path, from the config.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Short strategy tag used in client order ids.
+    pub strategy_tag: String,
+    pub cost: CostModel,
+    pub rebalance_threshold: f64,
+    pub drift_pct: Option<f64>,
+    /// `None` runs without risk rules (`backtest --no-risk`).
+    pub risk: Option<RiskConfig>,
+    /// Symbols the data-quality checks flagged (stale, corporate action).
+    pub stale_symbols: BTreeSet<String>,
+    pub corporate_action_symbols: BTreeSet<String>,
+}
+
+/// What the path needs to know about the day.
+pub struct DayInputs<'a> {
+    pub date: NaiveDate,
+    pub decision: &'a Decision,
+    pub holdings: &'a Holdings,
+    /// Last close on or before the date of every tradable (valuation).
+    pub valuation_prices: &'a BTreeMap<String, f64>,
+    /// Prices orders are sized and filled at (empty: cannot trade).
+    pub trade_prices: &'a BTreeMap<String, f64>,
+    pub last_targets: Option<&'a BTreeMap<String, f64>>,
+    pub history: &'a History,
+    pub equity_history: &'a [(NaiveDate, f64)],
+    pub orders_already_today: usize,
+}
+
+/// The day's plan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DayPlan {
+    pub strategy_targets: Option<BTreeMap<String, f64>>,
+    /// Targets after the risk rules.
+    pub final_targets: Option<BTreeMap<String, f64>>,
+    pub gate: Option<Gate>,
+    pub rebalance: bool,
+    pub plan: Option<Plan>,
+    /// Orders after the order rules, sells first.
+    pub orders: Vec<OrderIntent>,
+    pub risk_outcomes: Vec<RuleOutcome>,
+}
+
+/// Decide the day.
+pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
+    let mut day = DayPlan::default();
+    let Some(targets) = inp.decision.targets.clone() else {
+        return day;
+    };
+    day.strategy_targets = Some(targets.clone());
+    let ctx = cfg
+        .risk
+        .as_ref()
+        .map(|rc| build_risk_context(cfg, rc, inp));
+    let final_targets = match (&cfg.risk, &ctx) {
+        (Some(rc), Some(ctx)) => {
+            let checked = risk::check_targets(rc, ctx, &targets);
+            day.risk_outcomes.extend(checked.outcomes);
+            checked.adjusted
+        }
+        _ => targets,
+    };
+    let actual = inp.holdings.weights(inp.valuation_prices);
+    let gate = portfolio::rebalance_gate(
+        &final_targets,
+        inp.last_targets,
+        &actual,
+        cfg.rebalance_threshold,
+        cfg.drift_pct,
+    );
+    day.rebalance = gate.rebalance && !inp.trade_prices.is_empty();
+    day.gate = Some(gate);
+    day.final_targets = Some(final_targets.clone());
+    if !day.rebalance {
+        return day;
+    }
+    let min_cash = cfg.risk.as_ref().map_or(0.0, |r| r.min_cash_pct);
+    let plan = portfolio::plan_orders(inp.holdings, inp.trade_prices, &final_targets, &cfg.cost, min_cash);
+    let orders = match (&cfg.risk, &ctx) {
+        (Some(rc), Some(ctx)) => {
+            let checked = risk::check_orders(rc, ctx, plan.orders.clone());
+            day.risk_outcomes.extend(checked.outcomes);
+            checked.approved
+        }
+        _ => plan.orders.clone(),
+    };
+    day.orders = orders;
+    day.plan = Some(plan);
+    day
+}
+
+/// The risk rules' view of the day, built from bars dated ≤ the decision date only.
+pub fn build_risk_context(cfg: &PipelineConfig, rc: &RiskConfig, inp: &DayInputs) -> RiskContext {
+    let window = rc.expected_shortfall.window_days;
+    let mut returns = BTreeMap::new();
+    let mut adv20 = BTreeMap::new();
+    for sym in inp.valuation_prices.keys() {
+        let Some(s) = inp.history.get(sym) else { continue };
+        let end = s.dates.partition_point(|d| *d <= inp.date);
+        let start = end.saturating_sub(window + 1);
+        let closes = &s.close[start..end];
+        let r: Vec<f64> = closes.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+        returns.insert(sym.clone(), r);
+        let v0 = end.saturating_sub(20);
+        let vols = &s.volume[v0..end];
+        if !vols.is_empty() {
+            adv20.insert(sym.clone(), vols.iter().sum::<f64>() / vols.len() as f64);
+        }
+    }
+    // Align return series on their common tail so portfolio returns use the same days.
+    let n = returns.values().map(Vec::len).min().unwrap_or(0);
+    for r in returns.values_mut() {
+        let cut = r.len() - n;
+        r.drain(..cut);
+    }
+    let equity = crate::money::dollars(inp.holdings.equity_cents(inp.valuation_prices));
+    RiskContext {
+        date: inp.date,
+        equity,
+        cash: crate::money::dollars(inp.holdings.cash_cents),
+        positions: inp.holdings.positions.clone(),
+        prices: inp.valuation_prices.clone(),
+        returns,
+        adv20,
+        equity_history: inp.equity_history.to_vec(),
+        previous_close_equity: inp.equity_history.last().map(|e| e.1),
+        day_trades: Vec::new(),
+        recent_loss_sales: Vec::new(),
+        stale_symbols: cfg.stale_symbols.clone(),
+        corporate_action_symbols: cfg.corporate_action_symbols.clone(),
+        orders_already_today: inp.orders_already_today,
+    }
+}

@@ -1,0 +1,249 @@
+//! From target weights to whole-share orders, shared by every strategy and phase.
+//!
+//! Shares = floor(equity × weight / price); a minimum cash buffer is kept by scaling
+//! buys down; sells come before buys, and buys are sized with the cash the sells
+//! actually leave (after slippage and commission). The remainder stays cash and is
+//! reported in dollars and percent. Pure: no I/O, no clock.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{OrderIntent, Side};
+use crate::money;
+
+/// Slippage and commission assumed for every fill.
+#[derive(Debug, Clone, Copy)]
+pub struct CostModel {
+    /// Adverse slippage as a fraction of price (0.001 = 0.1 %).
+    pub slippage: f64,
+    /// Dollars per share.
+    pub commission_per_share: f64,
+}
+
+impl CostModel {
+    /// The price a fill gets: adverse slippage, rounded at broker precision.
+    pub fn fill_price(&self, side: Side, price: f64) -> f64 {
+        let p = match side {
+            Side::Buy => price * (1.0 + self.slippage),
+            Side::Sell => price * (1.0 - self.slippage),
+        };
+        money::round_price(p)
+    }
+
+    /// Commission of a fill, in cents.
+    pub fn commission_cents(&self, qty: i64) -> i64 {
+        money::cents(qty as f64 * self.commission_per_share)
+    }
+
+    /// Cash a fill moves: negative for buys, positive for sells, commission included.
+    pub fn cash_delta_cents(&self, side: Side, qty: i64, price: f64) -> i64 {
+        let gross = money::notional_cents(qty, self.fill_price(side, price));
+        let fee = self.commission_cents(qty);
+        match side {
+            Side::Buy => -gross - fee,
+            Side::Sell => gross - fee,
+        }
+    }
+}
+
+/// What the account holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Holdings {
+    pub cash_cents: i64,
+    pub positions: BTreeMap<String, i64>,
+}
+
+impl Holdings {
+    /// Cash plus positions at `prices`, in cents. A position without a price counts 0.
+    pub fn equity_cents(&self, prices: &BTreeMap<String, f64>) -> i64 {
+        self.cash_cents
+            + self
+                .positions
+                .iter()
+                .map(|(s, q)| prices.get(s).map_or(0, |p| money::notional_cents(*q, *p)))
+                .sum::<i64>()
+    }
+
+    /// Actual weight of each position at `prices`.
+    pub fn weights(&self, prices: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+        let eq = self.equity_cents(prices) as f64;
+        self.positions
+            .iter()
+            .filter_map(|(s, q)| {
+                let p = prices.get(s)?;
+                (eq > 0.0).then(|| (s.clone(), money::notional_cents(*q, *p) as f64 / eq))
+            })
+            .collect()
+    }
+}
+
+/// Sum of absolute weight changes over the union of symbols.
+pub fn weight_change(new: &BTreeMap<String, f64>, old: &BTreeMap<String, f64>) -> f64 {
+    let mut total = 0.0;
+    for (s, w) in new {
+        total += (w - old.get(s).copied().unwrap_or(0.0)).abs();
+    }
+    for (s, w) in old {
+        if !new.contains_key(s) {
+            total += w.abs();
+        }
+    }
+    total
+}
+
+/// Why the portfolio does or does not trade today.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gate {
+    pub rebalance: bool,
+    /// Σ|w_target − w_last_target|.
+    pub weight_change: f64,
+    pub reason: String,
+}
+
+/// The rebalance gate: trade when the targets moved by more than `threshold`, when there
+/// are no previous targets, or (optionally) when a symbol drifted too far from target.
+pub fn rebalance_gate(
+    new: &BTreeMap<String, f64>,
+    last: Option<&BTreeMap<String, f64>>,
+    actual: &BTreeMap<String, f64>,
+    threshold: f64,
+    drift_pct: Option<f64>,
+) -> Gate {
+    let Some(last) = last else {
+        return Gate {
+            rebalance: true,
+            weight_change: weight_change(new, &BTreeMap::new()),
+            reason: "no previous targets".into(),
+        };
+    };
+    let change = weight_change(new, last);
+    if change > threshold {
+        return Gate {
+            rebalance: true,
+            weight_change: change,
+            reason: format!("targets changed by {change:.3} > {threshold}"),
+        };
+    }
+    if let Some(d) = drift_pct {
+        for (s, w) in new {
+            let a = actual.get(s).copied().unwrap_or(0.0);
+            if (a - w).abs() * 100.0 > d {
+                return Gate {
+                    rebalance: true,
+                    weight_change: change,
+                    reason: format!("{s} drifted {:.1} pp from target (limit {d})", (a - w) * 100.0),
+                };
+            }
+        }
+    }
+    Gate {
+        rebalance: false,
+        weight_change: change,
+        reason: format!("targets changed by {change:.3} <= {threshold}: hold"),
+    }
+}
+
+/// The orders that move `holdings` to `targets`, and what is left as cash.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Sells first, then buys, each group in symbol order.
+    pub orders: Vec<OrderIntent>,
+    /// Shares held after the orders fill.
+    pub shares_after: BTreeMap<String, i64>,
+    /// Estimated cash after the fills (slippage and commission included).
+    pub cash_after_cents: i64,
+    pub cash_after_pct: f64,
+    pub equity_cents: i64,
+}
+
+/// Size whole-share orders for `targets` (weights of equity; the rest is cash) at `prices`.
+/// `min_cash_pct` of equity is kept as cash by scaling buys down.
+pub fn plan_orders(
+    holdings: &Holdings,
+    prices: &BTreeMap<String, f64>,
+    targets: &BTreeMap<String, f64>,
+    cost: &CostModel,
+    min_cash_pct: f64,
+) -> Plan {
+    let equity = holdings.equity_cents(prices);
+    let eq = money::dollars(equity);
+    let mut desired: BTreeMap<String, i64> = BTreeMap::new();
+    for (s, w) in targets {
+        if let Some(p) = prices.get(s).filter(|p| **p > 0.0) {
+            desired.insert(s.clone(), ((eq * w.max(0.0)) / p).floor().max(0.0) as i64);
+        }
+    }
+    // Held symbols without a target go to zero; without a price they cannot be sized and stay.
+    for (s, q) in &holdings.positions {
+        if !desired.contains_key(s) {
+            let keep = if prices.contains_key(s) { 0 } else { *q };
+            desired.insert(s.clone(), keep);
+        }
+    }
+    let mut cash = holdings.cash_cents;
+    let mut sells = Vec::new();
+    let mut buys: Vec<(String, i64, f64)> = Vec::new();
+    for (s, want) in &desired {
+        let have = holdings.positions.get(s).copied().unwrap_or(0);
+        let Some(&p) = prices.get(s) else { continue };
+        if *want < have {
+            let qty = have - want;
+            cash += cost.cash_delta_cents(Side::Sell, qty, p);
+            sells.push(OrderIntent {
+                symbol: s.clone(),
+                side: Side::Sell,
+                qty,
+                ref_price: p,
+            });
+        } else if *want > have {
+            buys.push((s.clone(), want - have, p));
+        }
+    }
+    let floor_cash = money::cents(eq * min_cash_pct / 100.0);
+    let budget = (cash - floor_cash).max(0);
+    let cost_of = |b: &[(String, i64, f64)]| -> i64 {
+        b.iter()
+            .map(|(_, q, p)| -cost.cash_delta_cents(Side::Buy, *q, *p))
+            .sum()
+    };
+    let total = cost_of(&buys);
+    if total > budget && total > 0 {
+        let scale = budget as f64 / total as f64;
+        for b in &mut buys {
+            b.1 = (b.1 as f64 * scale).floor() as i64;
+        }
+        // Flooring can still leave a few cents over budget: trim the largest buy share by share.
+        while cost_of(&buys) > budget {
+            let Some(big) = buys.iter_mut().filter(|b| b.1 > 0).max_by(|a, b| {
+                (a.1 as f64 * a.2).total_cmp(&(b.1 as f64 * b.2))
+            }) else {
+                break;
+            };
+            big.1 -= 1;
+        }
+    }
+    let mut shares_after = holdings.positions.clone();
+    for o in &sells {
+        *shares_after.entry(o.symbol.clone()).or_default() -= o.qty;
+    }
+    let mut orders = sells;
+    for (s, q, p) in buys.into_iter().filter(|b| b.1 > 0) {
+        cash += cost.cash_delta_cents(Side::Buy, q, p);
+        *shares_after.entry(s.clone()).or_default() += q;
+        orders.push(OrderIntent {
+            symbol: s,
+            side: Side::Buy,
+            qty: q,
+            ref_price: p,
+        });
+    }
+    shares_after.retain(|_, q| *q != 0);
+    Plan {
+        orders,
+        shares_after,
+        cash_after_cents: cash,
+        cash_after_pct: if equity > 0 { cash as f64 / equity as f64 * 100.0 } else { 0.0 },
+        equity_cents: equity,
+    }
+}

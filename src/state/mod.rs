@@ -1,0 +1,215 @@
+//! The durable record of the account and the daily process: `state/state.json`.
+//!
+//! Versioned schema; positions, cash and equity as last reconciled; last targets and
+//! regime; orders in flight; per-date job records (so the next job can check its
+//! prerequisites and a person can ask "why didn't this run?"); phase history; the
+//! equity history the drawdown rules read. Persistence lives in [`store`], the
+//! single-writer lock in [`lock`].
+
+pub mod lock;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Phase;
+
+/// Bumped on every incompatible change of the layout below.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything `trader` must remember between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub schema_version: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Incremented by every save; a backup with a higher number is newer.
+    pub save_seq: u64,
+    /// Positions, cash and equity as last read from (reconciled with) the broker.
+    #[serde(default)]
+    pub account: Option<AccountSnapshot>,
+    /// The targets of the last rebalance (what the rebalance gate compares against).
+    #[serde(default)]
+    pub last_targets: Option<TargetRecord>,
+    /// The regime of the last decision.
+    #[serde(default)]
+    pub regime: Option<RegimeSummary>,
+    /// Orders submitted to a broker whose outcome is not final yet (paper/live).
+    #[serde(default)]
+    pub orders_in_flight: Vec<InFlightOrder>,
+    /// Job results per New York trading date, then per job name.
+    #[serde(default)]
+    pub jobs: BTreeMap<NaiveDate, BTreeMap<String, JobRecord>>,
+    /// Every phase change, oldest first.
+    #[serde(default)]
+    pub phase_history: Vec<PhaseChange>,
+    /// Account equity at each trading run, oldest first (drawdown budget, circuit breaker).
+    #[serde(default)]
+    pub equity_history: Vec<EquityPoint>,
+}
+
+/// Positions and cash at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSnapshot {
+    pub as_of: NaiveDate,
+    pub broker: String,
+    /// Cash in cents: money arithmetic never drifts.
+    pub cash_cents: i64,
+    /// Whole shares per symbol.
+    pub positions: BTreeMap<String, i64>,
+    /// Equity at the decision prices, in cents.
+    pub equity_cents: i64,
+}
+
+/// The targets of a rebalance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRecord {
+    pub date: NaiveDate,
+    pub weights: BTreeMap<String, f64>,
+}
+
+/// The strategy's regime on a date, for a person reading the state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegimeSummary {
+    pub date: NaiveDate,
+    pub cell: Option<u8>,
+    pub trend: Option<String>,
+    pub vol_state: String,
+    pub t_norm: f64,
+    pub z_score: Option<f64>,
+}
+
+/// An order sent to a broker whose final outcome is not known yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InFlightOrder {
+    pub client_order_id: String,
+    pub date: NaiveDate,
+    pub symbol: String,
+    pub side: crate::model::Side,
+    pub qty: i64,
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// The outcome of one job on one trading date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRecord {
+    pub job: String,
+    #[serde(default)]
+    pub phase: Option<Phase>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub result: JobResult,
+    /// One line a person can read: what happened or what was missing.
+    pub detail: String,
+    /// The run skipped its preflight prerequisite on purpose (`--skip-preflight`).
+    #[serde(default)]
+    pub skipped_preflight: bool,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobResult {
+    Ok,
+    Failed,
+    Blocked,
+}
+
+/// A change of deployment phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseChange {
+    pub at: DateTime<Utc>,
+    pub phase: Phase,
+    pub reason: String,
+}
+
+/// Equity at the close of a trading run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EquityPoint {
+    pub date: NaiveDate,
+    pub equity: f64,
+}
+
+impl State {
+    /// A brand-new state, created explicitly on a first run.
+    pub fn new(now: DateTime<Utc>, phase: Phase) -> State {
+        State {
+            schema_version: SCHEMA_VERSION,
+            created_at: now,
+            updated_at: now,
+            save_seq: 0,
+            account: None,
+            last_targets: None,
+            regime: None,
+            orders_in_flight: Vec::new(),
+            jobs: BTreeMap::new(),
+            phase_history: vec![PhaseChange {
+                at: now,
+                phase,
+                reason: "state created".into(),
+            }],
+            equity_history: Vec::new(),
+        }
+    }
+
+    /// The record of `job` on `date`, if it ran.
+    pub fn job(&self, date: NaiveDate, job: &str) -> Option<&JobRecord> {
+        self.jobs.get(&date).and_then(|m| m.get(job))
+    }
+
+    /// Record (or replace) the outcome of a job on a date.
+    pub fn record_job(&mut self, date: NaiveDate, record: JobRecord) {
+        self.jobs
+            .entry(date)
+            .or_default()
+            .insert(record.job.clone(), record);
+    }
+
+    /// Set the equity of a date, replacing an earlier value of the same date.
+    pub fn record_equity(&mut self, date: NaiveDate, equity: f64) {
+        self.equity_history.retain(|p| p.date != date);
+        let at = self.equity_history.partition_point(|p| p.date < date);
+        self.equity_history.insert(at, EquityPoint { date, equity });
+    }
+
+    /// Semantic checks beyond the JSON shape; each problem names its field.
+    pub fn check(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.schema_version != SCHEMA_VERSION {
+            out.push(format!(
+                "schema_version = {}: this trader reads version {SCHEMA_VERSION}",
+                self.schema_version
+            ));
+        }
+        if let Some(a) = &self.account {
+            for (sym, qty) in &a.positions {
+                if *qty < 0 {
+                    out.push(format!("account.positions.{sym} = {qty}: must be >= 0"));
+                }
+            }
+        }
+        if let Some(t) = &self.last_targets {
+            for (sym, w) in &t.weights {
+                if !(w.is_finite() && (0.0..=1.0 + 1e-9).contains(w)) {
+                    out.push(format!("last_targets.weights.{sym} = {w}: must be between 0 and 1"));
+                }
+            }
+        }
+        for p in &self.equity_history {
+            if !(p.equity.is_finite() && p.equity >= 0.0) {
+                out.push(format!("equity_history[{}] = {}: must be a finite amount >= 0", p.date, p.equity));
+            }
+        }
+        out
+    }
+}
