@@ -21,8 +21,6 @@ pub mod broker;
 pub mod backtest;
 pub mod metrics;
 pub mod pipeline;
-#[path = "../../stubs/risk.rs"]
 pub mod risk;
 pub mod state;
-#[path = "../../stubs/strategy.rs"]
 pub mod strategy;

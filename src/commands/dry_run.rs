@@ -34,7 +34,7 @@ pub fn pipeline_config(cfg: &Config, with_risk: bool) -> PipelineConfig {
             slippage: cfg.portfolio.slippage_pct / 100.0,
             commission_per_share: cfg.portfolio.commission_per_share,
         },
-        rebalance_threshold: cfg.portfolio.rebalance_threshold,
+        rebalance_threshold: cfg.strategy.params.rebalance_threshold,
         drift_pct: cfg.portfolio.drift_rebalance_pct,
         risk: with_risk.then(|| cfg.risk.clone()),
         stale_symbols: Default::default(),
@@ -219,12 +219,12 @@ fn print_human(date: NaiveDate, d: &Decision, day: &DayPlan, equity_cents: i64) 
     let g = &d.diagnostics;
     println!("dry-run {date}  (no order is sent)");
     println!(
-        "  regime   cell {}  trend {}  vol {}{}  t_norm {:+.3}  z {}",
+        "  regime   cell {}  trend {}  vol {}{}  t_norm {}  z {}",
         g.cell.map_or("-".into(), |c| c.to_string()),
         g.trend.map_or("-".into(), |t| format!("{t:?}")),
         format!("{:?}", g.vol_state),
         if g.vol_crush { " (crush)" } else { "" },
-        g.t_norm,
+        g.t_norm.map_or("-".into(), |t| format!("{t:+.3}")),
         g.z_score.map_or("-".into(), |z| format!("{z:+.2}"))
     );
     match &day.final_targets {
@@ -275,7 +275,7 @@ pub fn decision_table<'a>(
         .push("cell", Col::F64(rows.iter().map(|(d, _)| d.diagnostics.cell.map(f64::from)).collect()))
         .push("trend", Col::Str(rows.iter().map(|(d, _)| d.diagnostics.trend.map_or(String::new(), |t| format!("{t:?}"))).collect()))
         .push("vol_state", Col::Str(rows.iter().map(|(d, _)| format!("{:?}", d.diagnostics.vol_state)).collect()))
-        .push("t_norm", g(&|d| Some(d.diagnostics.t_norm)))
+        .push("t_norm", g(&|d| d.diagnostics.t_norm))
         .push("z_score", g(&|d| d.diagnostics.z_score))
         .push("sma_fast", g(&|d| d.diagnostics.sma_fast))
         .push("sma_slow", g(&|d| d.diagnostics.sma_slow))

@@ -226,8 +226,6 @@ impl Default for StrategyConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PortfolioConfig {
-    /// Trade only when the sum of absolute target-weight changes exceeds this.
-    pub rebalance_threshold: f64,
     /// Also rebalance a symbol whose actual weight drifts this many percentage points from target.
     pub drift_rebalance_pct: Option<f64>,
     /// Adverse slippage assumed per fill, in percent of price.
@@ -239,7 +237,6 @@ pub struct PortfolioConfig {
 impl Default for PortfolioConfig {
     fn default() -> Self {
         PortfolioConfig {
-            rebalance_threshold: 0.025,
             drift_rebalance_pct: None,
             slippage_pct: 0.1,
             commission_per_share: 0.01,
@@ -384,7 +381,6 @@ impl Config {
         }
         range_issue("account.initial_capital", self.account.initial_capital, 1.0, 1e12, &mut out);
         let p = &self.portfolio;
-        range_issue("portfolio.rebalance_threshold", p.rebalance_threshold, 0.0, 2.0, &mut out);
         if let Some(d) = p.drift_rebalance_pct {
             range_issue("portfolio.drift_rebalance_pct", d, 0.0, 100.0, &mut out);
         }
@@ -422,7 +418,7 @@ impl Config {
 
     /// Every symbol the store must hold: the strategy's plus the extras.
     pub fn universe(&self) -> Vec<String> {
-        let mut u = self.strategy_impl().required_symbols();
+        let mut u = crate::strategy::Strategy::required_symbols(&self.strategy_impl());
         for s in &self.data.extra_symbols {
             if !u.contains(s) {
                 u.push(s.clone());

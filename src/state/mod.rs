@@ -81,7 +81,7 @@ pub struct RegimeSummary {
     pub cell: Option<u8>,
     pub trend: Option<String>,
     pub vol_state: String,
-    pub t_norm: f64,
+    pub t_norm: Option<f64>,
     pub z_score: Option<f64>,
 }
 

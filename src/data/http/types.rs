@@ -1,0 +1,140 @@
+//! Shared value types of the download layer: errors, results, secrets.
+
+use std::collections::BTreeMap;
+
+use crate::model::Bar;
+
+/// A credential that never shows up in `Debug` output, logs or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential (typically read from the environment by the caller).
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The raw value, for building a request header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Daily bars of one download, keyed by symbol, with request statistics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchResult {
+    /// Every requested symbol; bars ascending by date, possibly empty.
+    pub bars: BTreeMap<String, Vec<Bar>>,
+    /// HTTP requests sent (attempts, including retries).
+    pub requests: usize,
+    /// Retries among those requests.
+    pub retries: usize,
+}
+
+/// Why a download failed. `provider` is the source name (`alpaca`, `yahoo`), `path` the URL path.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Non-success HTTP status (retryable ones only after the attempts ran out).
+    #[error("{provider}: GET {path}: HTTP {status} after {}{detail}", attempts_text(*attempts))]
+    Status {
+        provider: &'static str,
+        path: String,
+        status: u16,
+        attempts: u32,
+        detail: String,
+    },
+    /// Every attempt timed out.
+    #[error("{provider}: GET {path}: timed out after {}", attempts_text(*attempts))]
+    Timeout {
+        provider: &'static str,
+        path: String,
+        attempts: u32,
+    },
+    /// Connection refused/reset or a broken body, on every attempt.
+    #[error("{provider}: GET {path}: connection failed after {}: {detail}", attempts_text(*attempts))]
+    Transport {
+        provider: &'static str,
+        path: String,
+        attempts: u32,
+        detail: String,
+    },
+    /// The body is not the JSON document the provider documents (malformed, truncated, wrong shape).
+    #[error("{provider}: GET {path}: invalid JSON: {detail}")]
+    Json {
+        provider: &'static str,
+        path: String,
+        detail: String,
+    },
+    /// The provider answered with an error document (e.g. Yahoo `chart.error`).
+    #[error("{provider}: GET {path}: {detail}")]
+    Api {
+        provider: &'static str,
+        path: String,
+        detail: String,
+    },
+    /// A value failed validation, e.g. `alpaca: QQQ bar 2024-03-05: close = -1: must be > 0`.
+    #[error("{provider}: {symbol} {item}: {detail}")]
+    Data {
+        provider: &'static str,
+        symbol: String,
+        item: String,
+        detail: String,
+    },
+    /// Bad configuration or missing credentials.
+    #[error("{provider}: configuration: {detail}")]
+    Config {
+        provider: &'static str,
+        detail: String,
+    },
+    /// Runtime trouble (a task panicked or the runtime could not start).
+    #[error("{provider}: internal: {detail}")]
+    Internal {
+        provider: &'static str,
+        detail: String,
+    },
+}
+
+impl FetchError {
+    /// True when the source was unreachable or overloaded (timeouts, connection errors, 429, 5xx):
+    /// the CLI maps this to "data source unavailable after retries".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => is_retryable_status(*status),
+            FetchError::Timeout { .. } | FetchError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// A validation error for `symbol`, `item` (e.g. `bar 2024-03-05`).
+    pub fn data(
+        provider: &'static str,
+        symbol: &str,
+        item: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        FetchError::Data {
+            provider,
+            symbol: symbol.to_string(),
+            item: item.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+fn attempts_text(n: u32) -> String {
+    if n == 1 {
+        "1 attempt".to_string()
+    } else {
+        format!("{n} attempts")
+    }
+}
+
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    status == 408 || status == 429 || (500..=599).contains(&status)
+}

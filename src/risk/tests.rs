@@ -1,0 +1,229 @@
+//! Cross-rule tests: rule order, interactions, defaults on the flagship, serialisation.
+//! `ctx()` and helpers are shared with the per-phase test modules.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::config::EsMethod;
+use super::*;
+use crate::model::Side;
+
+pub(crate) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+}
+
+/// Alternating ±1 % returns: 1-day historical ES = 1 %, far from every default limit.
+pub(crate) fn mild(n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| if i % 2 == 0 { 0.01 } else { -0.01 })
+        .collect()
+}
+
+/// 80 returns: 78 × +0.1 % and losses of 10 % and 6 % → k = 2, historical ES = 8 % exactly.
+pub(crate) fn fat(n_pos: usize) -> Vec<f64> {
+    let mut r = vec![0.001; n_pos];
+    r.insert(10, -0.10);
+    r.insert(40, -0.06);
+    r
+}
+
+/// Tuesday 2026-03-10, equity 100 000, no positions, mild returns for TQQQ/QQQ/A/B.
+pub(crate) fn ctx() -> RiskContext {
+    let mut c = RiskContext {
+        date: day(2026, 3, 10),
+        equity: 100_000.0,
+        cash: 100_000.0,
+        ..Default::default()
+    };
+    for s in ["TQQQ", "QQQ", "A", "B", "C", "D", "X"] {
+        c.returns.insert(s.to_string(), mild(100));
+        c.prices.insert(s.to_string(), 100.0);
+        c.adv20.insert(s.to_string(), 1_000_000.0);
+    }
+    c
+}
+
+pub(crate) fn w(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
+    pairs.iter().map(|(s, x)| (s.to_string(), *x)).collect()
+}
+
+pub(crate) fn rules(outcomes: &[RuleOutcome]) -> Vec<&str> {
+    let mut v: Vec<&str> = outcomes.iter().map(|o| o.rule.as_str()).collect();
+    v.dedup();
+    v
+}
+
+pub(crate) fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9
+}
+
+#[test]
+fn defaults_do_not_bind_the_flagship() {
+    let t = w(&[("TQQQ", 0.6), ("QQQ", 0.4)]);
+    let r = check_targets(&RiskConfig::default(), &ctx(), &t);
+    assert_eq!(r.adjusted, t);
+    assert_eq!(r.worst(), Verdict::Pass, "{:#?}", r.outcomes);
+}
+
+#[test]
+fn target_rules_report_in_documented_order() {
+    let t = w(&[("TQQQ", 0.6), ("QQQ", 0.4)]);
+    let r = check_targets(&RiskConfig::default(), &ctx(), &t);
+    assert_eq!(
+        rules(&r.outcomes),
+        [
+            rule::RESTRICTED_SYMBOLS,
+            rule::STALE_DATA,
+            rule::CORPORATE_ACTION_GUARD,
+            rule::MAX_WEIGHT_PER_SYMBOL,
+            rule::MAX_GROSS_LEVERAGE,
+            rule::DRAWDOWN_BUDGET,
+            rule::EXPECTED_SHORTFALL,
+            rule::MIN_CASH_PCT
+        ]
+    );
+}
+
+#[test]
+fn order_rules_report_in_documented_order() {
+    let o = vec![OrderIntent {
+        symbol: "A".into(),
+        side: Side::Buy,
+        qty: 10,
+        ref_price: 100.0,
+    }];
+    let mut c = ctx();
+    c.equity = 10_000.0;
+    let r = check_orders(&RiskConfig::default(), &c, o);
+    assert_eq!(
+        rules(&r.outcomes),
+        [
+            rule::DAILY_LOSS_CIRCUIT_BREAKER,
+            rule::RESTRICTED_SYMBOLS,
+            rule::STALE_DATA,
+            rule::CORPORATE_ACTION_GUARD,
+            rule::MAX_ORDER_NOTIONAL,
+            rule::MAX_ADV_PARTICIPATION,
+            rule::PDT_GUARD,
+            rule::MAX_ORDERS_PER_DAY,
+            rule::WASH_SALE_WARNING
+        ]
+    );
+    assert_eq!(r.approved.len(), 1);
+}
+
+#[test]
+fn disabled_rules_report_nothing() {
+    let mut cfg = RiskConfig::default();
+    cfg.stale_data.enabled = false;
+    cfg.wash_sale_warning.enabled = false;
+    let r = check_targets(&cfg, &ctx(), &w(&[("A", 0.5)]));
+    assert!(!r.outcomes.iter().any(|o| o.rule == rule::STALE_DATA));
+    let o = check_orders(&cfg, &ctx(), vec![]);
+    assert!(!o.outcomes.iter().any(|o| o.rule == rule::WASH_SALE_WARNING));
+}
+
+#[test]
+fn drawdown_runs_before_es_so_es_sees_the_scaled_book() {
+    // A alone has ES 8 %; the limit is 4 %. Drawdown 11 % halves A first, so ES (4 %) passes.
+    // Run the other way round, ES would halve A and the drawdown tier would halve it again.
+    let mut cfg = RiskConfig::default();
+    cfg.expected_shortfall.limit_pct = 4.0;
+    let mut c = ctx();
+    c.returns.insert("A".into(), fat(78));
+    c.equity_history = vec![(day(2026, 3, 9), 100_000.0)];
+    c.equity = 89_000.0;
+    let r = check_targets(&cfg, &c, &w(&[("A", 1.0)]));
+    assert!(close(r.adjusted["A"], 0.5), "{:?}", r.adjusted);
+    let es = r
+        .outcomes
+        .iter()
+        .find(|o| o.rule == rule::EXPECTED_SHORTFALL)
+        .map(|o| (o.verdict, o.value));
+    assert_eq!(es.map(|e| e.0), Some(Verdict::Pass));
+    assert!(es.is_some_and(|e| close(e.1, 4.0)));
+}
+
+#[test]
+fn gross_leverage_runs_before_min_cash() {
+    let cfg = RiskConfig {
+        min_cash_pct: 10.0,
+        ..Default::default()
+    };
+    let r = check_targets(&cfg, &ctx(), &w(&[("A", 0.8), ("B", 0.6)]));
+    // 1.4 gross → scaled to 1.0 → cash floor 10 % → scaled to 0.9 in total.
+    assert!(close(r.adjusted["A"], 0.8 / 1.4 * 0.9) && close(r.adjusted["B"], 0.6 / 1.4 * 0.9));
+    let trims: Vec<&str> = r
+        .outcomes
+        .iter()
+        .filter(|o| o.verdict == Verdict::Trim)
+        .map(|o| o.rule.as_str())
+        .collect();
+    assert_eq!(trims, [rule::MAX_GROSS_LEVERAGE, rule::MIN_CASH_PCT]);
+}
+
+#[test]
+fn freeze_runs_before_caps_and_caps_leave_frozen_symbols_alone() {
+    // A is stale and held at 70 %; the cap is 50 %. A stays at 70 % (warned), B absorbs the cut.
+    let mut cfg = RiskConfig::default();
+    cfg.max_weight_per_symbol.limit_pct = 50.0;
+    let mut c = ctx();
+    c.positions.insert("A".into(), 700);
+    c.stale_symbols.insert("A".into());
+    let r = check_targets(&cfg, &c, &w(&[("A", 0.2), ("B", 0.6)]));
+    assert!(close(r.adjusted["A"], 0.7));
+    assert!(close(r.adjusted["B"], 0.3), "{:?}", r.adjusted);
+    let mw: Vec<Verdict> = r
+        .outcomes
+        .iter()
+        .filter(|o| o.rule == rule::MAX_WEIGHT_PER_SYMBOL)
+        .map(|o| o.verdict)
+        .collect();
+    assert_eq!(mw, [Verdict::Warn, Verdict::Trim]);
+}
+
+#[test]
+fn outcomes_serialise_with_nan_as_null() {
+    let mut c = ctx();
+    c.returns.clear();
+    let r = check_targets(&RiskConfig::default(), &c, &w(&[("A", 0.5)]));
+    let json = serde_json::to_string(&r).unwrap_or_default();
+    assert!(
+        json.contains(r#""rule":"expected_shortfall","verdict":"block","value":null"#),
+        "{json}"
+    );
+}
+
+#[test]
+fn snapshot_reports_all_estimators_and_headroom() {
+    let mut c = ctx();
+    c.returns.insert("A".into(), fat(78));
+    c.equity_history = vec![(day(2026, 3, 9), 100_000.0)];
+    c.equity = 95_000.0;
+    c.previous_close_equity = Some(100_000.0);
+    let s = risk_snapshot(&RiskConfig::default(), &c, &w(&[("A", 1.0)]));
+    assert!(s.es_hist.is_some_and(|e| close(e, 8.0)));
+    assert!(s.var_hist.is_some_and(|v| close(v, 6.0)));
+    assert!(s.es_normal.is_some() && s.es_cf.is_some() && s.es_error.is_none());
+    assert_eq!(s.observations, 80);
+    assert!(close(s.drawdown, 5.0) && s.tier.is_none() && close(s.exposure_pct, 100.0));
+    let h: BTreeMap<&str, f64> = s
+        .headroom
+        .iter()
+        .map(|h| (h.rule.as_str(), h.headroom))
+        .collect();
+    assert!(close(h[rule::EXPECTED_SHORTFALL], 0.0));
+    assert!(close(h[rule::DRAWDOWN_BUDGET], 5.0));
+    assert!(close(h[rule::DAILY_LOSS_CIRCUIT_BREAKER], 0.0));
+    assert!(close(h[rule::MIN_CASH_PCT], 0.0));
+    let mut cfg = RiskConfig::default();
+    cfg.expected_shortfall.method = EsMethod::Normal;
+    let s2 = risk_snapshot(&cfg, &c, &w(&[("A", 1.0)]));
+    let hn = s2
+        .headroom
+        .iter()
+        .find(|h| h.rule == rule::EXPECTED_SHORTFALL)
+        .map(|h| h.value);
+    assert_eq!(hn, s2.es_normal);
+}

@@ -1,0 +1,76 @@
+//! Shared test helpers: a sandbox directory with a config, and running the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The committed sample bars.
+pub fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample")
+}
+
+/// A temporary root with config, state, bars and ledgers of its own.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// A sandbox whose bar store is a copy of the sample data; `extra` is appended to the config.
+    pub fn with_sample(extra: &str) -> Sandbox {
+        let sb = Sandbox::empty(extra);
+        let bars = sb.path().join("bars");
+        std::fs::create_dir_all(&bars).expect("mkdir bars");
+        for e in std::fs::read_dir(sample_dir()).expect("sample dir") {
+            let p = e.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "parquet") {
+                std::fs::copy(&p, bars.join(p.file_name().expect("name"))).expect("copy");
+            }
+        }
+        sb
+    }
+
+    /// A sandbox with an empty store.
+    pub fn empty(extra: &str) -> Sandbox {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = format!(
+            "root: {}\npaths:\n  state_dir: state\n  bars_dir: bars\n  ledger_dir: ledger\n  logs_dir: logs\n  kill_switch: state/KILL\n{extra}",
+            dir.path().display()
+        );
+        std::fs::write(dir.path().join("trader.yaml"), cfg).expect("write config");
+        Sandbox { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path().join("trader.yaml")
+    }
+
+    /// Run `trader --config <sandbox config> args…` at a fixed instant.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_at("2026-05-01T19:50:00Z", args)
+    }
+
+    pub fn run_at(&self, now: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_trader"))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env("TRADER_NOW", now)
+            .output()
+            .expect("run trader")
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}

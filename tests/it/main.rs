@@ -1,0 +1,11 @@
+//! The integration test binary: one binary (fewer links of a large polars binary), one
+//! module per area.
+
+mod calendar;
+mod cli_jobs;
+mod common;
+mod config_errors;
+mod golden_cells;
+mod lock_race;
+mod state_crash;
+mod store_import;
