@@ -103,7 +103,13 @@ impl PriceBook<'_> {
 }
 
 /// Run the backtest over `decisions` (the strategy's forward pass over `history`).
-pub fn run(spec: &Spec, history: &History, decisions: &[Decision], tradables: &[String], signal: &str) -> Outcome {
+pub fn run(
+    spec: &Spec,
+    history: &History,
+    decisions: &[Decision],
+    tradables: &[String],
+    signal: &str,
+) -> Outcome {
     let book = PriceBook { history };
     let mut sim = SimBroker::in_memory(spec.initial_cents, spec.pipeline.cost);
     let mut out = Outcome::default();
@@ -153,7 +159,8 @@ pub fn run(spec: &Spec, history: &History, decisions: &[Decision], tradables: &[
             orders_already_today: 0,
         };
         let day = pipeline::decide_day(&spec.pipeline, &inputs);
-        out.risk.extend(day.risk_outcomes.iter().map(|o| (date, o.clone())));
+        out.risk
+            .extend(day.risk_outcomes.iter().map(|o| (date, o.clone())));
         if let Some(t) = &day.final_targets {
             out.decisions.push(((*dec).clone(), t.clone()));
         } else {
@@ -163,7 +170,8 @@ pub fn run(spec: &Spec, history: &History, decisions: &[Decision], tradables: &[
             out.rebalance_days += 1;
             sim.quotes = fill_prices.clone();
             for o in &day.orders {
-                let id = ClientOrderId::new(&spec.pipeline.strategy_tag, date, &o.symbol, o.side, 1);
+                let id =
+                    ClientOrderId::new(&spec.pipeline.strategy_tag, date, &o.symbol, o.side, 1);
                 out.orders.push(OrderRow {
                     date,
                     client_order_id: id.0.clone(),
@@ -201,7 +209,11 @@ pub fn run(spec: &Spec, history: &History, decisions: &[Decision], tradables: &[
             .book
             .positions
             .iter()
-            .map(|(s, q)| closes.get(s).map_or(0, |p| crate::money::notional_cents(*q, *p)))
+            .map(|(s, q)| {
+                closes
+                    .get(s)
+                    .map_or(0, |p| crate::money::notional_cents(*q, *p))
+            })
             .sum();
         let equity = crate::money::dollars(sim.book.cash_cents + holdings_value);
         let sig_close = book.last_close(signal, date).unwrap_or(0.0);
@@ -212,13 +224,21 @@ pub fn run(spec: &Spec, history: &History, decisions: &[Decision], tradables: &[
             equity,
             cash: crate::money::dollars(sim.book.cash_cents),
             holdings_value: crate::money::dollars(holdings_value),
-            benchmark_equity: if base > 0.0 { initial * sig_close / base } else { initial },
+            benchmark_equity: if base > 0.0 {
+                initial * sig_close / base
+            } else {
+                initial
+            },
         });
         equity_hist.push((date, equity));
     }
     let initial = crate::money::dollars(spec.initial_cents);
     out.metrics = metrics::compute(&equity_hist, initial, spec.risk_free);
-    let bench: Vec<(NaiveDate, f64)> = out.equity.iter().map(|e| (e.date, e.benchmark_equity)).collect();
+    let bench: Vec<(NaiveDate, f64)> = out
+        .equity
+        .iter()
+        .map(|e| (e.date, e.benchmark_equity))
+        .collect();
     out.benchmark = metrics::compute(&bench, initial, spec.risk_free);
     let avg_equity = equity_hist.iter().map(|e| e.1).sum::<f64>() / equity_hist.len().max(1) as f64;
     let years = match (equity_hist.first(), equity_hist.last()) {

@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "trader", version, about, long_about = None)]
 pub struct Cli {
     /// Config file; relative paths inside it resolve against its `root`.
-    #[arg(long, global = true, default_value = "config/trader.yaml", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "config/trader.yaml",
+        value_name = "PATH"
+    )]
     pub config: PathBuf,
     /// Machine-readable JSON on stdout.
     #[arg(long, global = true)]
@@ -35,8 +40,6 @@ pub enum Command {
     DryRun(DryRunArgs),
     /// Run the strategy over history through the same decision and order code.
     Backtest(BacktestArgs),
-    /// Current risk: Expected Shortfall, VaR, drawdown tier and each rule's headroom.
-    Risk(RiskArgs),
     /// System health; exit 3 when a check needs a person.
     Health,
 }
@@ -115,11 +118,4 @@ pub struct BacktestArgs {
     /// Run without the pre-trade risk rules, to see their effect.
     #[arg(long)]
     pub no_risk: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct RiskArgs {
-    /// Assess the portfolio as of this trading date (default: the last stored bar).
-    #[arg(long, value_name = "DATE")]
-    pub date: Option<NaiveDate>,
 }

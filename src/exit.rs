@@ -66,10 +66,18 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return Exit::Usage;
         }
-        if cause.downcast_ref::<crate::state::lock::LockError>().is_some() {
+        if cause
+            .downcast_ref::<crate::state::lock::LockError>()
+            .is_some()
+        {
             return Exit::Locked;
         }
-        if cause.downcast_ref::<crate::data::http::FetchError>().is_some() {
+        // A source that failed after retries, or answered with unusable data: either way
+        // the data source did not deliver, and the store was left as it was.
+        if cause
+            .downcast_ref::<crate::data::http::FetchError>()
+            .is_some()
+        {
             return Exit::Unavailable;
         }
     }

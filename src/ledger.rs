@@ -114,7 +114,11 @@ pub fn dates(path: &Path) -> Result<Vec<NaiveDate>, LedgerError> {
 }
 
 /// Append `table` to the ledger at `path`; rows of `replace_date` already there are dropped first.
-pub fn append(path: &Path, table: &Table, replace_date: Option<NaiveDate>) -> Result<(), LedgerError> {
+pub fn append(
+    path: &Path,
+    table: &Table,
+    replace_date: Option<NaiveDate>,
+) -> Result<(), LedgerError> {
     let new = table.to_frame().map_err(|e| err(path, e))?;
     let mut combined = match read(path)? {
         None => new,
@@ -136,7 +140,12 @@ pub fn append(path: &Path, table: &Table, replace_date: Option<NaiveDate>) -> Re
                 None => old,
             };
             old.vstack(&new).map_err(|e| {
-                err(path, format!("new rows do not match the ledger's columns ({e}); move the old file aside"))
+                err(
+                    path,
+                    format!(
+                        "new rows do not match the ledger's columns ({e}); move the old file aside"
+                    ),
+                )
             })?
         }
     };

@@ -5,6 +5,8 @@
 //! The decision core does no I/O and reads no clock, so the backtest and every phase
 //! run the same code.
 
+pub mod backtest;
+pub mod broker;
 pub mod calendar;
 pub mod cli;
 pub mod commands;
@@ -14,13 +16,11 @@ pub mod exit;
 pub mod fsutil;
 pub mod ledger;
 pub mod log;
+pub mod metrics;
 pub mod model;
 pub mod money;
-pub mod portfolio;
-pub mod broker;
-pub mod backtest;
-pub mod metrics;
 pub mod pipeline;
+pub mod portfolio;
 pub mod risk;
 pub mod state;
 pub mod strategy;

@@ -64,7 +64,11 @@ impl Logger {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
             let _ = f.write_all(line.as_bytes());
         }
     }
@@ -73,7 +77,12 @@ impl Logger {
 /// Log a fatal error to the log file when the config can still be read.
 pub fn error_line(cli: &crate::cli::Cli, msg: &str) {
     if let Ok((config, _)) = crate::config::load(&cli.config) {
-        let l = Logger::new(Some(&config.paths.logs_dir), crate::commands::name(&cli.command), 0, true);
+        let l = Logger::new(
+            Some(&config.paths.logs_dir),
+            crate::commands::name(&cli.command),
+            0,
+            true,
+        );
         l.append("ERROR", msg);
     }
 }

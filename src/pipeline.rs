@@ -63,10 +63,7 @@ pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
         return day;
     };
     day.strategy_targets = Some(targets.clone());
-    let ctx = cfg
-        .risk
-        .as_ref()
-        .map(|rc| build_risk_context(cfg, rc, inp));
+    let ctx = cfg.risk.as_ref().map(|rc| build_risk_context(cfg, rc, inp));
     let final_targets = match (&cfg.risk, &ctx) {
         (Some(rc), Some(ctx)) => {
             let checked = risk::check_targets(rc, ctx, &targets);
@@ -90,7 +87,13 @@ pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
         return day;
     }
     let min_cash = cfg.risk.as_ref().map_or(0.0, |r| r.min_cash_pct);
-    let plan = portfolio::plan_orders(inp.holdings, inp.trade_prices, &final_targets, &cfg.cost, min_cash);
+    let plan = portfolio::plan_orders(
+        inp.holdings,
+        inp.trade_prices,
+        &final_targets,
+        &cfg.cost,
+        min_cash,
+    );
     let orders = match (&cfg.risk, &ctx) {
         (Some(rc), Some(ctx)) => {
             let checked = risk::check_orders(rc, ctx, plan.orders.clone());
@@ -110,7 +113,9 @@ pub fn build_risk_context(cfg: &PipelineConfig, rc: &RiskConfig, inp: &DayInputs
     let mut returns = BTreeMap::new();
     let mut adv20 = BTreeMap::new();
     for sym in inp.valuation_prices.keys() {
-        let Some(s) = inp.history.get(sym) else { continue };
+        let Some(s) = inp.history.get(sym) else {
+            continue;
+        };
         let end = s.dates.partition_point(|d| *d <= inp.date);
         let start = end.saturating_sub(window + 1);
         let closes = &s.close[start..end];

@@ -132,7 +132,10 @@ pub fn rebalance_gate(
                 return Gate {
                     rebalance: true,
                     weight_change: change,
-                    reason: format!("{s} drifted {:.1} pp from target (limit {d})", (a - w) * 100.0),
+                    reason: format!(
+                        "{s} drifted {:.1} pp from target (limit {d})",
+                        (a - w) * 100.0
+                    ),
                 };
             }
         }
@@ -215,9 +218,11 @@ pub fn plan_orders(
         }
         // Flooring can still leave a few cents over budget: trim the largest buy share by share.
         while cost_of(&buys) > budget {
-            let Some(big) = buys.iter_mut().filter(|b| b.1 > 0).max_by(|a, b| {
-                (a.1 as f64 * a.2).total_cmp(&(b.1 as f64 * b.2))
-            }) else {
+            let Some(big) = buys
+                .iter_mut()
+                .filter(|b| b.1 > 0)
+                .max_by(|a, b| (a.1 as f64 * a.2).total_cmp(&(b.1 as f64 * b.2)))
+            else {
                 break;
             };
             big.1 -= 1;
@@ -243,7 +248,11 @@ pub fn plan_orders(
         orders,
         shares_after,
         cash_after_cents: cash,
-        cash_after_pct: if equity > 0 { cash as f64 / equity as f64 * 100.0 } else { 0.0 },
+        cash_after_pct: if equity > 0 {
+            cash as f64 / equity as f64 * 100.0
+        } else {
+            0.0
+        },
         equity_cents: equity,
     }
 }

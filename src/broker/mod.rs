@@ -88,6 +88,9 @@ pub trait Broker {
     fn quote(&mut self, symbol: &str) -> Result<f64, BrokerError>;
     /// Submit; submitting an id the broker already knows returns that order unchanged.
     fn submit(&mut self, order: &OrderRequest) -> Result<BrokerOrder, BrokerError>;
-    fn order_by_client_id(&mut self, id: &ClientOrderId) -> Result<Option<BrokerOrder>, BrokerError>;
+    fn order_by_client_id(
+        &mut self,
+        id: &ClientOrderId,
+    ) -> Result<Option<BrokerOrder>, BrokerError>;
     fn cancel(&mut self, id: &ClientOrderId) -> Result<(), BrokerError>;
 }

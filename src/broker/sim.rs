@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccountInfo, Broker, BrokerError, BrokerOrder, ClientOrderId, OrderRequest, OrderStatus};
+use super::{
+    AccountInfo, Broker, BrokerError, BrokerOrder, ClientOrderId, OrderRequest, OrderStatus,
+};
 use crate::model::Side;
 use crate::portfolio::CostModel;
 
@@ -45,7 +47,11 @@ impl SimBroker {
     }
 
     /// Open the persistent account under `dir`, creating it with `initial_cents` on first use.
-    pub fn open(dir: &Path, initial_cents: i64, cost: CostModel) -> Result<(SimBroker, bool), BrokerError> {
+    pub fn open(
+        dir: &Path,
+        initial_cents: i64,
+        cost: CostModel,
+    ) -> Result<(SimBroker, bool), BrokerError> {
         let path = dir.join("account.json");
         let err = |message: String| BrokerError::Other {
             broker: "sim".into(),
@@ -53,8 +59,12 @@ impl SimBroker {
         };
         let (book, created) = match std::fs::read(&path) {
             Ok(bytes) => (
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| err(format!("{}: not a valid simulated account: {e}", path.display())))?,
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    err(format!(
+                        "{}: not a valid simulated account: {e}",
+                        path.display()
+                    ))
+                })?,
                 false,
             ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
@@ -80,7 +90,9 @@ impl SimBroker {
 
     /// Write the book atomically (no-op in memory).
     pub fn persist(&self) -> Result<(), BrokerError> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let bytes = serde_json::to_vec_pretty(&self.book).map_err(|e| BrokerError::Other {
             broker: "sim".into(),
             message: e.to_string(),
@@ -103,7 +115,9 @@ impl SimBroker {
             status: OrderStatus::Rejected,
             reason: Some(reason),
         };
-        self.book.orders.insert(o.client_order_id.clone(), order.clone());
+        self.book
+            .orders
+            .insert(o.client_order_id.clone(), order.clone());
         order
     }
 }
@@ -163,7 +177,10 @@ impl Broker for SimBroker {
                 return Ok(self.reject(o, format!("insufficient cash for {} {}", o.qty, o.symbol)));
             }
             Side::Sell if held < o.qty => {
-                return Ok(self.reject(o, format!("holds {held} {}, cannot sell {}", o.symbol, o.qty)));
+                return Ok(self.reject(
+                    o,
+                    format!("holds {held} {}, cannot sell {}", o.symbol, o.qty),
+                ));
             }
             _ => {}
         }
@@ -187,11 +204,16 @@ impl Broker for SimBroker {
             status: OrderStatus::Filled,
             reason: None,
         };
-        self.book.orders.insert(o.client_order_id.clone(), order.clone());
+        self.book
+            .orders
+            .insert(o.client_order_id.clone(), order.clone());
         Ok(order)
     }
 
-    fn order_by_client_id(&mut self, id: &ClientOrderId) -> Result<Option<BrokerOrder>, BrokerError> {
+    fn order_by_client_id(
+        &mut self,
+        id: &ClientOrderId,
+    ) -> Result<Option<BrokerOrder>, BrokerError> {
         Ok(self.book.orders.get(id).cloned())
     }
 

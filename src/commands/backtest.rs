@@ -41,7 +41,11 @@ struct Summary {
 /// Run the backtest.
 pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
     if args.to < args.from {
-        return Err(ExitError::new(Exit::Usage, format!("--to {} is before --from {}", args.to, args.from)).into());
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!("--to {} is before --from {}", args.to, args.from),
+        )
+        .into());
     }
     let cfg = &ctx.config;
     let strategy = cfg.strategy_impl();
@@ -72,12 +76,16 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
     let (Some(first), Some(last)) = (out.equity.first(), out.equity.last()) else {
         return Err(ExitError::new(
             Exit::Usage,
-            format!("no trading days with data between {} and {}", args.from, args.to),
+            format!(
+                "no trading days with data between {} and {}",
+                args.from, args.to
+            ),
         )
         .into());
     };
     if let Some(dir) = &args.out {
-        write_outputs(dir, &out, &tradables).with_context(|| format!("writing backtest output to {}", dir.display()))?;
+        write_outputs(dir, &out, &tradables)
+            .with_context(|| format!("writing backtest output to {}", dir.display()))?;
     }
     let m = out.metrics;
     let summary = Summary {
@@ -113,55 +121,158 @@ fn print_summary(s: &Summary, out: &Outcome, no_risk: bool) {
             cells[(c as usize).min(6)] += 1;
         }
     }
-    println!("backtest {} .. {}{}", s.start, s.end, if no_risk { " (risk rules off)" } else { "" });
+    println!(
+        "backtest {} .. {}{}",
+        s.start,
+        s.end,
+        if no_risk { " (risk rules off)" } else { "" }
+    );
     println!("  final equity   {:>14.2}", s.final_equity);
-    println!("  CAGR           {:>13.2}%   benchmark {:.2}%", s.cagr * 100.0, s.benchmark.cagr * 100.0);
-    println!("  Sharpe         {:>14.3}   benchmark {:.3}", s.sharpe, s.benchmark.sharpe);
+    println!(
+        "  CAGR           {:>13.2}%   benchmark {:.2}%",
+        s.cagr * 100.0,
+        s.benchmark.cagr * 100.0
+    );
+    println!(
+        "  Sharpe         {:>14.3}   benchmark {:.3}",
+        s.sharpe, s.benchmark.sharpe
+    );
     println!("  Sortino        {:>14.3}", s.sortino);
-    println!("  max drawdown   {:>13.2}%   benchmark {:.2}%", s.max_drawdown * 100.0, s.benchmark.max_drawdown * 100.0);
+    println!(
+        "  max drawdown   {:>13.2}%   benchmark {:.2}%",
+        s.max_drawdown * 100.0,
+        s.benchmark.max_drawdown * 100.0
+    );
     println!("  Calmar         {:>14.3}", s.calmar);
     println!("  volatility     {:>13.2}%", s.volatility * 100.0);
-    println!("  trades         {:>14}   on {} rebalance day(s), turnover {:.2}/yr", s.trades, out.rebalance_days, s.turnover);
+    println!(
+        "  trades         {:>14}   on {} rebalance day(s), turnover {:.2}/yr",
+        s.trades, out.rebalance_days, s.turnover
+    );
     println!(
         "  cell days      1:{} 2:{} 3:{} 4:{} 5:{} 6:{}",
         cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
     );
-    let trims = out.risk.iter().filter(|(_, o)| o.verdict != crate::risk::Verdict::Pass).count();
+    let trims = out
+        .risk
+        .iter()
+        .filter(|(_, o)| o.verdict != crate::risk::Verdict::Pass)
+        .count();
     if trims > 0 {
-        println!("  risk rules     {trims} non-pass outcome(s) (see risk_checks.parquet with --out)");
+        println!(
+            "  risk rules     {trims} non-pass outcome(s) (see risk_checks.parquet with --out)"
+        );
     }
 }
 
 fn write_outputs(dir: &Path, out: &Outcome, tradables: &[String]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut t = super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (d, w)), tradables);
+    let mut t =
+        super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (d, w)), tradables);
     ledger::write(&dir.join("decisions.parquet"), &t)?;
     t = Table::default();
-    t.push("date", Col::Date(out.orders.iter().map(|o| o.date).collect()))
-        .push("client_order_id", Col::Str(out.orders.iter().map(|o| o.client_order_id.clone()).collect()))
-        .push("symbol", Col::Str(out.orders.iter().map(|o| o.order.symbol.clone()).collect()))
-        .push("side", Col::Str(out.orders.iter().map(|o| o.order.side.as_str().into()).collect()))
-        .push("qty", Col::I64(out.orders.iter().map(|o| o.order.qty).collect()))
-        .push("ref_price", Col::F64(out.orders.iter().map(|o| Some(o.order.ref_price)).collect()));
+    t.push(
+        "date",
+        Col::Date(out.orders.iter().map(|o| o.date).collect()),
+    )
+    .push(
+        "client_order_id",
+        Col::Str(
+            out.orders
+                .iter()
+                .map(|o| o.client_order_id.clone())
+                .collect(),
+        ),
+    )
+    .push(
+        "symbol",
+        Col::Str(out.orders.iter().map(|o| o.order.symbol.clone()).collect()),
+    )
+    .push(
+        "side",
+        Col::Str(
+            out.orders
+                .iter()
+                .map(|o| o.order.side.as_str().into())
+                .collect(),
+        ),
+    )
+    .push(
+        "qty",
+        Col::I64(out.orders.iter().map(|o| o.order.qty).collect()),
+    )
+    .push(
+        "ref_price",
+        Col::F64(out.orders.iter().map(|o| Some(o.order.ref_price)).collect()),
+    );
     ledger::write(&dir.join("orders.parquet"), &t)?;
     t = Table::default();
-    t.push("date", Col::Date(out.fills.iter().map(|f| f.date).collect()))
-        .push("client_order_id", Col::Str(out.fills.iter().map(|f| f.client_order_id.clone()).collect()))
-        .push("symbol", Col::Str(out.fills.iter().map(|f| f.symbol.clone()).collect()))
-        .push("side", Col::Str(out.fills.iter().map(|f| f.side.as_str().into()).collect()))
-        .push("qty", Col::I64(out.fills.iter().map(|f| f.qty).collect()))
-        .push("price", Col::F64(out.fills.iter().map(|f| Some(f.price)).collect()))
-        .push("commission", Col::F64(out.fills.iter().map(|f| Some(f.commission)).collect()))
-        .push("status", Col::Str(out.fills.iter().map(|f| f.status.clone()).collect()));
+    t.push(
+        "date",
+        Col::Date(out.fills.iter().map(|f| f.date).collect()),
+    )
+    .push(
+        "client_order_id",
+        Col::Str(
+            out.fills
+                .iter()
+                .map(|f| f.client_order_id.clone())
+                .collect(),
+        ),
+    )
+    .push(
+        "symbol",
+        Col::Str(out.fills.iter().map(|f| f.symbol.clone()).collect()),
+    )
+    .push(
+        "side",
+        Col::Str(out.fills.iter().map(|f| f.side.as_str().into()).collect()),
+    )
+    .push("qty", Col::I64(out.fills.iter().map(|f| f.qty).collect()))
+    .push(
+        "price",
+        Col::F64(out.fills.iter().map(|f| Some(f.price)).collect()),
+    )
+    .push(
+        "commission",
+        Col::F64(out.fills.iter().map(|f| Some(f.commission)).collect()),
+    )
+    .push(
+        "status",
+        Col::Str(out.fills.iter().map(|f| f.status.clone()).collect()),
+    );
     ledger::write(&dir.join("fills.parquet"), &t)?;
     t = Table::default();
-    t.push("date", Col::Date(out.equity.iter().map(|e| e.date).collect()))
-        .push("equity", Col::F64(out.equity.iter().map(|e| Some(e.equity)).collect()))
-        .push("cash", Col::F64(out.equity.iter().map(|e| Some(e.cash)).collect()))
-        .push("holdings_value", Col::F64(out.equity.iter().map(|e| Some(e.holdings_value)).collect()))
-        .push("benchmark_equity", Col::F64(out.equity.iter().map(|e| Some(e.benchmark_equity)).collect()));
+    t.push(
+        "date",
+        Col::Date(out.equity.iter().map(|e| e.date).collect()),
+    )
+    .push(
+        "equity",
+        Col::F64(out.equity.iter().map(|e| Some(e.equity)).collect()),
+    )
+    .push(
+        "cash",
+        Col::F64(out.equity.iter().map(|e| Some(e.cash)).collect()),
+    )
+    .push(
+        "holdings_value",
+        Col::F64(out.equity.iter().map(|e| Some(e.holdings_value)).collect()),
+    )
+    .push(
+        "benchmark_equity",
+        Col::F64(
+            out.equity
+                .iter()
+                .map(|e| Some(e.benchmark_equity))
+                .collect(),
+        ),
+    );
     ledger::write(&dir.join("equity.parquet"), &t)?;
     let rows: Vec<_> = out.risk.iter().collect();
-    ledger::write(&dir.join("risk_checks.parquet"), &super::dry_run::risk_table(rows.iter().map(|(d, o)| (*d, o))))?;
+    ledger::write(
+        &dir.join("risk_checks.parquet"),
+        &super::dry_run::risk_table(rows.iter().map(|(d, o)| (*d, o))),
+    )?;
     Ok(())
 }

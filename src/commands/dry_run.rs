@@ -57,18 +57,25 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     let cfg = &ctx.config;
     let date = args.date.unwrap_or_else(|| ctx.today());
     if !crate::calendar::is_trading_day(date).context("checking the calendar")? {
-        let why = crate::calendar::closure_reason(date).ok().flatten().unwrap_or("closed");
+        let why = crate::calendar::closure_reason(date)
+            .ok()
+            .flatten()
+            .unwrap_or("closed");
         println!("{date} is not a trading day ({why}): nothing to do");
         return Ok(Exit::Ok);
     }
     let mut job = super::open_job(ctx, "dry-run")?;
     ctx.report_kill_switch();
-    if let Some(rec) = job.state.job(date, "dry-run").filter(|r| r.result == JobResult::Ok)
+    if let Some(rec) = job
+        .state
+        .job(date, "dry-run")
+        .filter(|r| r.result == JobResult::Ok)
         && !args.force
     {
         println!(
             "dry-run for {date} already recorded at {}: {}\n(nothing appended; use --force to recompute and replace it)",
-            rec.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            rec.finished_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             rec.detail
         );
         return Ok(Exit::Ok);
@@ -93,7 +100,10 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     let Some(decision) = decisions.iter().rev().find(|d| d.date == date) else {
         return Err(ExitError::new(
             Exit::Blocked,
-            format!("no {signal} bar for {date} in {}: run `trader fetch` first", store.dir.display()),
+            format!(
+                "no {signal} bar for {date} in {}: run `trader fetch` first",
+                store.dir.display()
+            ),
         )
         .into());
     };
@@ -104,7 +114,10 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
         pcfg.cost,
     )?;
     if created {
-        ctx.log.info(&format!("created the simulated account with {:.2} cash", cfg.account.initial_capital));
+        ctx.log.info(&format!(
+            "created the simulated account with {:.2} cash",
+            cfg.account.initial_capital
+        ));
     }
     let tradables = strategy.tradable_symbols();
     let closes: BTreeMap<String, f64> = tradables
@@ -207,11 +220,15 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
 
 fn one_line(d: &Decision, day: &DayPlan) -> String {
     let g = &d.diagnostics;
-    let cell = g.cell.map_or("none (not enough history)".to_string(), |c| c.to_string());
+    let cell = g
+        .cell
+        .map_or("none (not enough history)".to_string(), |c| c.to_string());
     format!(
         "cell {cell}, {} order(s), {}",
         day.orders.len(),
-        day.gate.as_ref().map_or("no targets".to_string(), |g| g.reason.clone())
+        day.gate
+            .as_ref()
+            .map_or("no targets".to_string(), |g| g.reason.clone())
     )
 }
 
@@ -219,17 +236,21 @@ fn print_human(date: NaiveDate, d: &Decision, day: &DayPlan, equity_cents: i64) 
     let g = &d.diagnostics;
     println!("dry-run {date}  (no order is sent)");
     println!(
-        "  regime   cell {}  trend {}  vol {}{}  t_norm {}  z {}",
+        "  regime   cell {}  trend {}  vol {:?}{}  t_norm {}  z {}",
         g.cell.map_or("-".into(), |c| c.to_string()),
         g.trend.map_or("-".into(), |t| format!("{t:?}")),
-        format!("{:?}", g.vol_state),
+        g.vol_state,
         if g.vol_crush { " (crush)" } else { "" },
         g.t_norm.map_or("-".into(), |t| format!("{t:+.3}")),
         g.z_score.map_or("-".into(), |z| format!("{z:+.2}"))
     );
     match &day.final_targets {
         Some(t) => {
-            let parts: Vec<String> = t.iter().filter(|(_, w)| **w > 0.0).map(|(s, w)| format!("{s} {:.1}%", w * 100.0)).collect();
+            let parts: Vec<String> = t
+                .iter()
+                .filter(|(_, w)| **w > 0.0)
+                .map(|(s, w)| format!("{s} {:.1}%", w * 100.0))
+                .collect();
             let cash = 1.0 - t.values().sum::<f64>();
             println!("  targets  {}  cash {:.1}%", parts.join("  "), cash * 100.0);
         }
@@ -242,7 +263,14 @@ fn print_human(date: NaiveDate, d: &Decision, day: &DayPlan, equity_cents: i64) 
         println!("  orders   none");
     }
     for o in &day.orders {
-        println!("  order    {:<4} {:>7} {:<5} @ {:.2}  ≈ {:.2}", o.side.as_str(), o.qty, o.symbol, o.ref_price, o.notional());
+        println!(
+            "  order    {:<4} {:>7} {:<5} @ {:.2}  ≈ {:.2}",
+            o.side.as_str(),
+            o.qty,
+            o.symbol,
+            o.ref_price,
+            o.notional()
+        );
     }
     if let Some(p) = &day.plan {
         println!(
@@ -254,12 +282,19 @@ fn print_human(date: NaiveDate, d: &Decision, day: &DayPlan, equity_cents: i64) 
     } else {
         println!("  equity   {:.2}", crate::money::dollars(equity_cents));
     }
-    let flagged: Vec<&RuleOutcome> = day.risk_outcomes.iter().filter(|o| o.verdict != crate::risk::Verdict::Pass).collect();
+    let flagged: Vec<&RuleOutcome> = day
+        .risk_outcomes
+        .iter()
+        .filter(|o| o.verdict != crate::risk::Verdict::Pass)
+        .collect();
     println!(
         "  risk     {} rule(s) checked, {} not passed{}",
         day.risk_outcomes.len(),
         flagged.len(),
-        flagged.iter().map(|o| format!("\n           {} {:?}: {}", o.rule, o.verdict, o.message)).collect::<String>()
+        flagged
+            .iter()
+            .map(|o| format!("\n           {} {:?}: {}", o.rule, o.verdict, o.message))
+            .collect::<String>()
     );
 }
 
@@ -270,22 +305,58 @@ pub fn decision_table<'a>(
 ) -> Table {
     let rows: Vec<_> = rows.collect();
     let mut t = Table::default();
-    let g = |f: &dyn Fn(&Decision) -> Option<f64>| Col::F64(rows.iter().map(|(d, _)| f(d)).collect());
-    t.push("date", Col::Date(rows.iter().map(|(d, _)| d.date).collect()))
-        .push("cell", Col::F64(rows.iter().map(|(d, _)| d.diagnostics.cell.map(f64::from)).collect()))
-        .push("trend", Col::Str(rows.iter().map(|(d, _)| d.diagnostics.trend.map_or(String::new(), |t| format!("{t:?}"))).collect()))
-        .push("vol_state", Col::Str(rows.iter().map(|(d, _)| format!("{:?}", d.diagnostics.vol_state)).collect()))
-        .push("t_norm", g(&|d| d.diagnostics.t_norm))
-        .push("z_score", g(&|d| d.diagnostics.z_score))
-        .push("sma_fast", g(&|d| d.diagnostics.sma_fast))
-        .push("sma_slow", g(&|d| d.diagnostics.sma_slow))
-        .push("bond_sma_fast", g(&|d| d.diagnostics.bond_sma_fast))
-        .push("bond_sma_slow", g(&|d| d.diagnostics.bond_sma_slow))
-        .push("vol_crush", Col::Bool(rows.iter().map(|(d, _)| d.diagnostics.vol_crush).collect()));
+    let g =
+        |f: &dyn Fn(&Decision) -> Option<f64>| Col::F64(rows.iter().map(|(d, _)| f(d)).collect());
+    t.push(
+        "date",
+        Col::Date(rows.iter().map(|(d, _)| d.date).collect()),
+    )
+    .push(
+        "cell",
+        Col::F64(
+            rows.iter()
+                .map(|(d, _)| d.diagnostics.cell.map(f64::from))
+                .collect(),
+        ),
+    )
+    .push(
+        "trend",
+        Col::Str(
+            rows.iter()
+                .map(|(d, _)| {
+                    d.diagnostics
+                        .trend
+                        .map_or(String::new(), |t| format!("{t:?}"))
+                })
+                .collect(),
+        ),
+    )
+    .push(
+        "vol_state",
+        Col::Str(
+            rows.iter()
+                .map(|(d, _)| format!("{:?}", d.diagnostics.vol_state))
+                .collect(),
+        ),
+    )
+    .push("t_norm", g(&|d| d.diagnostics.t_norm))
+    .push("z_score", g(&|d| d.diagnostics.z_score))
+    .push("sma_fast", g(&|d| d.diagnostics.sma_fast))
+    .push("sma_slow", g(&|d| d.diagnostics.sma_slow))
+    .push("bond_sma_fast", g(&|d| d.diagnostics.bond_sma_fast))
+    .push("bond_sma_slow", g(&|d| d.diagnostics.bond_sma_slow))
+    .push(
+        "vol_crush",
+        Col::Bool(rows.iter().map(|(d, _)| d.diagnostics.vol_crush).collect()),
+    );
     for s in tradables {
         t.push(
             s,
-            Col::F64(rows.iter().map(|(d, w)| d.targets.as_ref().map(|_| w.get(s).copied().unwrap_or(0.0))).collect()),
+            Col::F64(
+                rows.iter()
+                    .map(|(d, w)| d.targets.as_ref().map(|_| w.get(s).copied().unwrap_or(0.0)))
+                    .collect(),
+            ),
         );
     }
     t
@@ -296,16 +367,49 @@ pub fn risk_table<'a>(rows: impl Iterator<Item = (NaiveDate, &'a RuleOutcome)>) 
     let rows: Vec<_> = rows.collect();
     let mut t = Table::default();
     t.push("date", Col::Date(rows.iter().map(|(d, _)| *d).collect()))
-        .push("rule", Col::Str(rows.iter().map(|(_, o)| o.rule.to_string()).collect()))
-        .push("verdict", Col::Str(rows.iter().map(|(_, o)| format!("{:?}", o.verdict).to_lowercase()).collect()))
-        .push("symbol", Col::Str(rows.iter().map(|(_, o)| o.symbol.clone().unwrap_or_default()).collect()))
-        .push("value", Col::F64(rows.iter().map(|(_, o)| Some(o.value)).collect()))
-        .push("limit", Col::F64(rows.iter().map(|(_, o)| Some(o.limit)).collect()))
-        .push("message", Col::Str(rows.iter().map(|(_, o)| o.message.clone()).collect()));
+        .push(
+            "rule",
+            Col::Str(rows.iter().map(|(_, o)| o.rule.to_string()).collect()),
+        )
+        .push(
+            "verdict",
+            Col::Str(
+                rows.iter()
+                    .map(|(_, o)| format!("{:?}", o.verdict).to_lowercase())
+                    .collect(),
+            ),
+        )
+        .push(
+            "symbol",
+            Col::Str(
+                rows.iter()
+                    .map(|(_, o)| o.symbol.clone().unwrap_or_default())
+                    .collect(),
+            ),
+        )
+        .push(
+            "value",
+            Col::F64(rows.iter().map(|(_, o)| Some(o.value)).collect()),
+        )
+        .push(
+            "limit",
+            Col::F64(rows.iter().map(|(_, o)| Some(o.limit)).collect()),
+        )
+        .push(
+            "message",
+            Col::Str(rows.iter().map(|(_, o)| o.message.clone()).collect()),
+        );
     t
 }
 
-fn write_ledgers(ctx: &Ctx, date: NaiveDate, d: &Decision, day: &DayPlan, tradables: &[String], force: bool) -> Result<()> {
+fn write_ledgers(
+    ctx: &Ctx,
+    date: NaiveDate,
+    d: &Decision,
+    day: &DayPlan,
+    tradables: &[String],
+    force: bool,
+) -> Result<()> {
     let dir = &ctx.config.paths.ledger_dir;
     let replace = force.then_some(date);
     let empty = BTreeMap::new();
@@ -322,10 +426,19 @@ fn write_ledgers(ctx: &Ctx, date: NaiveDate, d: &Decision, day: &DayPlan, tradab
     o.push("date", Col::Date(vec![date; day.orders.len()]))
         .push("phase", Col::Str(vec!["dry-run".into(); day.orders.len()]))
         .push("client_order_id", Col::Str(ids))
-        .push("symbol", Col::Str(day.orders.iter().map(|o| o.symbol.clone()).collect()))
-        .push("side", Col::Str(day.orders.iter().map(|o| o.side.as_str().into()).collect()))
+        .push(
+            "symbol",
+            Col::Str(day.orders.iter().map(|o| o.symbol.clone()).collect()),
+        )
+        .push(
+            "side",
+            Col::Str(day.orders.iter().map(|o| o.side.as_str().into()).collect()),
+        )
         .push("qty", Col::I64(day.orders.iter().map(|o| o.qty).collect()))
-        .push("ref_price", Col::F64(day.orders.iter().map(|o| Some(o.ref_price)).collect()));
+        .push(
+            "ref_price",
+            Col::F64(day.orders.iter().map(|o| Some(o.ref_price)).collect()),
+        );
     ledger::append(&dir.join("orders.parquet"), &o, replace)?;
     let r = risk_table(day.risk_outcomes.iter().map(|o| (date, o)));
     ledger::append(&dir.join("risk_checks.parquet"), &r, replace)?;

@@ -87,7 +87,11 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
         symbols: merged.len(),
         rows_added: added,
         rows_replaced: replaced,
-        coverage: if merged.is_empty() { 0.0 } else { covered as f64 / merged.len() as f64 },
+        coverage: if merged.is_empty() {
+            0.0
+        } else {
+            covered as f64 / merged.len() as f64
+        },
         last_session,
         seconds: started.elapsed().as_secs_f64(),
         skipped_rows: skipped,
@@ -98,7 +102,11 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
         summary.symbols,
         added,
         replaced,
-        if args.quotes { ", provisional quotes" } else { "" }
+        if args.quotes {
+            ", provisional quotes"
+        } else {
+            ""
+        }
     );
     let today = ctx.today();
     job.state.record_job(
@@ -170,14 +178,21 @@ fn read_csv_dir(ctx: &Ctx, args: &FetchArgs) -> Result<Imports> {
         })?;
     let files = csv_files(&from)?;
     if files.is_empty() {
-        return Err(ExitError::new(Exit::Usage, format!("{}: no .csv files", from.display())).into());
+        return Err(
+            ExitError::new(Exit::Usage, format!("{}: no .csv files", from.display())).into(),
+        );
     }
-    let wanted: Vec<String> = args.symbols.iter().map(|s| s.to_ascii_uppercase()).collect();
+    let wanted: Vec<String> = args
+        .symbols
+        .iter()
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
     let mut bars = BTreeMap::new();
     let mut problems = Vec::new();
     let mut skipped = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
         match csv_import::import_file(&f, &text, args.skip_bad_rows) {
             Ok(imp) => {
                 if !wanted.is_empty() && !wanted.contains(&imp.symbol) {
@@ -188,7 +203,11 @@ fn read_csv_dir(ctx: &Ctx, args: &FetchArgs) -> Result<Imports> {
                 }
                 skipped.extend(imp.skipped);
                 if bars.insert(imp.symbol.clone(), imp.bars).is_some() {
-                    problems.push(format!("{}: symbol {} appears in two files", f.display(), imp.symbol));
+                    problems.push(format!(
+                        "{}: symbol {} appears in two files",
+                        f.display(),
+                        imp.symbol
+                    ));
                 }
             }
             Err(e) => problems.extend(e.problems),

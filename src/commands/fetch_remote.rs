@@ -1,5 +1,112 @@
-//! TEMP
+//! Downloading bars from Alpaca or Yahoo for `fetch`: the incremental window (after the
+//! last stored bar, minus an overlap for revisions), provisional quotes, progress.
+
 use std::collections::BTreeMap;
-use anyhow::Result;
+use std::io::IsTerminal;
+
+use anyhow::{Context, Result};
+use chrono::{Duration, NaiveDate};
+
+use super::Ctx;
+use crate::cli::FetchArgs;
+use crate::config::DataSource;
+use crate::data::http::Secret;
+use crate::data::store::BarStore;
+use crate::data::{alpaca, yahoo};
+use crate::exit::{Exit, ExitError};
 use crate::model::Bar;
-pub fn download(_ctx: &super::Ctx, _a: &crate::cli::FetchArgs, _s: crate::config::DataSource, _b: &crate::data::store::BarStore) -> Result<BTreeMap<String, Vec<Bar>>> { anyhow::bail!("todo") }
+
+/// Fetch the universe (or `--symbols`) from a remote source.
+pub fn download(
+    ctx: &Ctx,
+    args: &FetchArgs,
+    source: DataSource,
+    store: &BarStore,
+) -> Result<BTreeMap<String, Vec<Bar>>> {
+    let cfg = &ctx.config;
+    let symbols: Vec<String> = if args.symbols.is_empty() {
+        cfg.universe()
+    } else {
+        args.symbols
+            .iter()
+            .map(|s| s.to_ascii_uppercase())
+            .collect()
+    };
+    let today = ctx.today();
+    let end = if crate::calendar::is_trading_day(today).unwrap_or(false) {
+        today
+    } else {
+        crate::calendar::previous_trading_day(today).unwrap_or(today)
+    };
+    // One window for all symbols: from the oldest "last bar" minus the overlap.
+    let mut start = args.start.unwrap_or(cfg.data.history_start);
+    let mut all_stored = true;
+    let mut earliest_last: Option<NaiveDate> = None;
+    for s in &symbols {
+        match store.read(s)?.and_then(|b| b.last().map(|b| b.date)) {
+            Some(d) => earliest_last = Some(earliest_last.map_or(d, |e| e.min(d))),
+            None => all_stored = false,
+        }
+    }
+    if all_stored && let Some(d) = earliest_last {
+        start = start.max(d - Duration::days(cfg.data.overlap_days as i64));
+    }
+    let tty = std::io::stderr().is_terminal() && !ctx.log.quiet;
+    let progress = |done: usize, total: usize| {
+        if tty {
+            eprint!("\r{source:?}: {done}/{total} symbols");
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    ctx.log.info(&format!(
+        "fetching {} symbol(s) from {start} to {end}",
+        symbols.len()
+    ));
+    let mut bars = match source {
+        DataSource::Alpaca => {
+            let mut a = cfg.data.alpaca.clone();
+            let key = ctx.secrets.get("APCA_API_KEY_ID");
+            let secret = ctx.secrets.get("APCA_API_SECRET_KEY");
+            let (Some(k), Some(s)) = (key, secret) else {
+                return Err(ExitError::new(Exit::Usage, "alpaca needs APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment or the env file").into());
+            };
+            a.key_id = Some(Secret::new(k));
+            a.secret = Some(Secret::new(s));
+            let mut got =
+                alpaca::fetch_daily_bars_with_progress(&a, &symbols, start, end, &progress)
+                    .context("downloading bars from alpaca (the store is unchanged)")?
+                    .bars;
+            if args.quotes {
+                let prov = alpaca::fetch_provisional(&a, &symbols, today)
+                    .context("downloading latest quotes from alpaca")?;
+                if !prov.missing.is_empty() {
+                    ctx.log
+                        .warn(&format!("no quote today for: {}", prov.missing.join(", ")));
+                }
+                for (sym, bar) in prov.bars {
+                    got.entry(sym).or_default().push(bar);
+                }
+            }
+            got
+        }
+        DataSource::Yahoo => {
+            if args.quotes {
+                return Err(ExitError::new(
+                    Exit::Usage,
+                    "fetch --quotes needs --source alpaca (Yahoo has no snapshot endpoint here)",
+                )
+                .into());
+            }
+            yahoo::fetch_daily_bars_with_progress(&cfg.data.yahoo, &symbols, start, end, &progress)
+                .context("downloading bars from yahoo (the store is unchanged)")?
+                .bars
+        }
+        DataSource::Csv => BTreeMap::new(),
+    };
+    for v in bars.values_mut() {
+        v.sort_by_key(|b| b.date);
+    }
+    Ok(bars)
+}

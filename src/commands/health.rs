@@ -72,7 +72,12 @@ pub fn run(cli: &Cli) -> Result<Exit> {
             checks: &checks,
         })?;
     } else {
-        let w = checks.iter().map(|c| c.name.len()).max().unwrap_or(5).max(5);
+        let w = checks
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         println!("{:<w$}  {:<8}  DETAIL", "CHECK", "STATUS");
         for c in &checks {
             println!("{:<w$}  {:<8}  {}", c.name, c.status.as_str(), c.detail);
@@ -103,14 +108,31 @@ fn state_check(cfg: &Config) -> Check {
         Ok(Loaded::Ok(s)) => {
             let n = store.backup_files().len();
             if n == 0 {
-                (Status::Warn, format!("{} valid (save #{}), but no backup yet", store.path.display(), s.save_seq))
+                (
+                    Status::Warn,
+                    format!(
+                        "{} valid (save #{}), but no backup yet",
+                        store.path.display(),
+                        s.save_seq
+                    ),
+                )
             } else {
-                (Status::Ok, format!("{} valid (save #{}), {n} backup(s)", store.path.display(), s.save_seq))
+                (
+                    Status::Ok,
+                    format!(
+                        "{} valid (save #{}), {n} backup(s)",
+                        store.path.display(),
+                        s.save_seq
+                    ),
+                )
             }
         }
         Ok(Loaded::Fresh) => (
             Status::Warn,
-            format!("no state yet at {} (created by the first job)", store.path.display()),
+            format!(
+                "no state yet at {} (created by the first job)",
+                store.path.display()
+            ),
         ),
         Ok(Loaded::Recovered { from, problem, .. }) => (
             Status::Critical,
@@ -152,12 +174,20 @@ fn lock_check(cfg: &Config) -> Check {
 
 fn disk_check(cfg: &Config) -> Check {
     let dir = &cfg.paths.state_dir;
-    let probe = if dir.exists() { dir.as_path() } else { cfg.root_dir.as_path() };
+    let probe = if dir.exists() {
+        dir.as_path()
+    } else {
+        cfg.root_dir.as_path()
+    };
     let min = cfg.health.min_free_disk_mb;
     let (status, detail) = match crate::fsutil::free_disk_bytes(probe) {
         Ok(b) => {
             let mb = b / (1024 * 1024);
-            let status = if mb < min { Status::Critical } else { Status::Ok };
+            let status = if mb < min {
+                Status::Critical
+            } else {
+                Status::Ok
+            };
             (status, format!("{mb} MiB free (minimum {min} MiB)"))
         }
         Err(e) => (Status::Critical, format!("{}: {e}", probe.display())),
@@ -192,7 +222,9 @@ fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
                     .unwrap_or(usize::MAX);
                 if lag as u32 > cfg.health.max_stale_sessions {
                     worst = Status::Critical;
-                    notes.push(format!("{sym} last bar {last} is {lag} session(s) behind {expected}"));
+                    notes.push(format!(
+                        "{sym} last bar {last} is {lag} session(s) behind {expected}"
+                    ));
                 } else if lag > 0 {
                     worst = worst.max(Status::Warn);
                     notes.push(format!("{sym} last bar {last}"));
@@ -209,7 +241,10 @@ fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
         }
     }
     let detail = if notes.is_empty() {
-        format!("{} symbol(s) current through {expected}", cfg.universe().len())
+        format!(
+            "{} symbol(s) current through {expected}",
+            cfg.universe().len()
+        )
     } else {
         notes.join("; ")
     };

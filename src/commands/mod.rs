@@ -8,7 +8,6 @@ pub mod fetch;
 mod fetch_remote;
 pub mod health;
 pub mod preflight;
-pub mod risk;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -72,7 +71,6 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Preflight(_) => "preflight",
         Command::DryRun(_) => "dry-run",
         Command::Backtest(_) => "backtest",
-        Command::Risk(_) => "risk",
         Command::Health => "health",
     }
 }
@@ -113,7 +111,6 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Preflight(a) => preflight::run(&ctx, a),
         Command::DryRun(a) => dry_run::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
-        Command::Risk(a) => risk::run(&ctx, a),
         Command::Health => health::run(cli),
     }
 }
@@ -131,7 +128,9 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
                 store.path.display()
             ));
             let mut s = State::new(ctx.now, cfg.phase);
-            store.save(&mut s, ctx.now).context("creating the first state")?;
+            store
+                .save(&mut s, ctx.now)
+                .context("creating the first state")?;
             s
         }
         Loaded::Recovered {
@@ -156,6 +155,9 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
 
 /// Print a value as pretty JSON on stdout.
 pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v).context("rendering JSON")?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).context("rendering JSON")?
+    );
     Ok(())
 }

@@ -61,7 +61,10 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     let cfg = &ctx.config;
     let date = args.date.unwrap_or_else(|| ctx.today());
     if !crate::calendar::is_trading_day(date).context("checking the calendar")? {
-        let why = crate::calendar::closure_reason(date).ok().flatten().unwrap_or("closed");
+        let why = crate::calendar::closure_reason(date)
+            .ok()
+            .flatten()
+            .unwrap_or("closed");
         println!("{date} is not a trading day ({why}): nothing to do");
         return Ok(Exit::Ok);
     }
@@ -80,38 +83,83 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     ));
     // The fetch prerequisite only applies to remote sources: a CSV store is filled by hand.
     if cfg.data.source.is_remote() {
-        let ok = job.state.job(date, "fetch").is_some_and(|r| r.result == JobResult::Ok);
+        let ok = job
+            .state
+            .job(date, "fetch")
+            .is_some_and(|r| r.result == JobResult::Ok);
         gates.push(gate(
             "fetch_today",
             ok,
-            if ok { format!("fetch ran for {date}") } else { format!("no fetch for {date}: run `trader fetch` first") },
+            if ok {
+                format!("fetch ran for {date}")
+            } else {
+                format!("no fetch for {date}: run `trader fetch` first")
+            },
         ));
     }
     gates.extend(data_gates(ctx, date)?);
-    gates.push(gate("config", true, format!("{} and its risk parameters are valid", cfg.source_file.display())));
+    gates.push(gate(
+        "config",
+        true,
+        format!(
+            "{} and its risk parameters are valid",
+            cfg.source_file.display()
+        ),
+    ));
     gates.push(secrets_gate(ctx));
-    gates.push(gate("broker", true, "sim: the built-in simulator is always reachable"));
+    gates.push(gate(
+        "broker",
+        true,
+        "sim: the built-in simulator is always reachable",
+    ));
     let state_problems = job.state.check();
     gates.push(gate(
         "state",
         state_problems.is_empty(),
-        if state_problems.is_empty() { format!("{} valid (save #{})", job.store.path.display(), job.state.save_seq) } else { state_problems.join("; ") },
+        if state_problems.is_empty() {
+            format!(
+                "{} valid (save #{})",
+                job.store.path.display(),
+                job.state.save_seq
+            )
+        } else {
+            state_problems.join("; ")
+        },
     ));
     let kill = cfg.paths.kill_switch.exists();
     gates.push(gate(
         "kill_switch",
         !kill,
-        if kill { format!("{} present: trading halted", cfg.paths.kill_switch.display()) } else { "absent".into() },
+        if kill {
+            format!(
+                "{} present: trading halted",
+                cfg.paths.kill_switch.display()
+            )
+        } else {
+            "absent".into()
+        },
     ));
     let min = cfg.health.min_free_disk_mb;
     let disk = crate::fsutil::free_disk_bytes(&cfg.paths.state_dir).map(|b| b / (1024 * 1024));
     gates.push(match disk {
-        Ok(mb) => gate("disk", mb >= min, format!("{mb} MiB free (minimum {min} MiB)")),
-        Err(e) => gate("disk", false, format!("{}: {e}", cfg.paths.state_dir.display())),
+        Ok(mb) => gate(
+            "disk",
+            mb >= min,
+            format!("{mb} MiB free (minimum {min} MiB)"),
+        ),
+        Err(e) => gate(
+            "disk",
+            false,
+            format!("{}: {e}", cfg.paths.state_dir.display()),
+        ),
     });
     let pass = gates.iter().all(|g| g.pass);
     let failed: Vec<&str> = gates.iter().filter(|g| !g.pass).map(|g| g.name).collect();
-    let detail = if pass { format!("all {} gates passed", gates.len()) } else { format!("failed: {}", failed.join(", ")) };
+    let detail = if pass {
+        format!("all {} gates passed", gates.len())
+    } else {
+        format!("failed: {}", failed.join(", "))
+    };
     record(ctx, date, &gates, pass)?;
     job.state.record_job(
         date,
@@ -120,7 +168,11 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
             phase: Some(cfg.phase),
             started_at: ctx.now,
             finished_at: chrono::Utc::now(),
-            result: if pass { JobResult::Ok } else { JobResult::Blocked },
+            result: if pass {
+                JobResult::Ok
+            } else {
+                JobResult::Blocked
+            },
             detail: detail.clone(),
             skipped_preflight: false,
         },
@@ -128,12 +180,21 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     job.save(ctx.now)?;
     ctx.log.info(&format!("preflight {date}: {detail}"));
     if ctx.json {
-        super::print_json(&Verdict { date, pass, gates: &gates })?;
+        super::print_json(&Verdict {
+            date,
+            pass,
+            gates: &gates,
+        })?;
     } else {
         let w = gates.iter().map(|g| g.name.len()).max().unwrap_or(4);
         println!("preflight {date}");
         for g in &gates {
-            println!("  {:<w$}  {}  {}", g.name, if g.pass { "pass" } else { "FAIL" }, g.detail);
+            println!(
+                "  {:<w$}  {}  {}",
+                g.name,
+                if g.pass { "pass" } else { "FAIL" },
+                g.detail
+            );
         }
         println!("verdict: {}", if pass { "GO" } else { "NO-GO" });
     }
@@ -145,9 +206,14 @@ fn data_gates(ctx: &Ctx, date: NaiveDate) -> Result<Vec<Gate>> {
     let store = BarStore::new(&cfg.paths.bars_dir);
     let mut bars = BTreeMap::new();
     for sym in cfg.universe() {
-        let b = store.read(&sym).with_context(|| format!("reading bars of {sym}"))?;
+        let b = store
+            .read(&sym)
+            .with_context(|| format!("reading bars of {sym}"))?;
         // Bars after the checked date are ignored so replays judge the data as it was.
-        bars.insert(sym, b.map(|v| v.into_iter().filter(|b| b.date <= date).collect::<Vec<_>>()));
+        bars.insert(
+            sym,
+            b.map(|v| v.into_iter().filter(|b| b.date <= date).collect::<Vec<_>>()),
+        );
     }
     let rules = QualityRules {
         corporate_action_move_pct: cfg.data.corporate_action_move_pct,
@@ -156,19 +222,33 @@ fn data_gates(ctx: &Ctx, date: NaiveDate) -> Result<Vec<Gate>> {
     };
     let q = quality::assess(&bars, date, &rules);
     let mut gates = Vec::new();
-    let missing: Vec<String> = q.last_dates.iter().filter(|(_, d)| d.is_none_or(|d| d < date)).map(|(s, d)| format!("{s} ({})", d.map_or("none".into(), |d| d.to_string()))).collect();
+    let missing: Vec<String> = q
+        .last_dates
+        .iter()
+        .filter(|(_, d)| d.is_none_or(|d| d < date))
+        .map(|(s, d)| format!("{s} ({})", d.map_or("none".into(), |d| d.to_string())))
+        .collect();
     gates.push(gate(
         "coverage",
         missing.is_empty(),
         if missing.is_empty() {
             format!("{}/{} symbols have a bar for {date}", q.covered, q.symbols)
         } else {
-            format!("{}/{} symbols have a bar for {date}; missing: {}", q.covered, q.symbols, list(&missing))
+            format!(
+                "{}/{} symbols have a bar for {date}; missing: {}",
+                q.covered,
+                q.symbols,
+                list(&missing)
+            )
         },
     ));
     let provisional_today: Vec<&String> = bars
         .iter()
-        .filter(|(_, b)| b.as_ref().and_then(|v| v.last()).is_some_and(|b| b.date == date && b.provisional))
+        .filter(|(_, b)| {
+            b.as_ref()
+                .and_then(|v| v.last())
+                .is_some_and(|b| b.date == date && b.provisional)
+        })
         .map(|(s, _)| s)
         .collect();
     if !provisional_today.is_empty() {
@@ -177,7 +257,11 @@ fn data_gates(ctx: &Ctx, date: NaiveDate) -> Result<Vec<Gate>> {
             .paths
             .state_dir
             .exists()
-            .then(|| crate::state::store::StateStore::new(&cfg.paths.state_dir, cfg.state.backups).load().ok())
+            .then(|| {
+                crate::state::store::StateStore::new(&cfg.paths.state_dir, cfg.state.backups)
+                    .load()
+                    .ok()
+            })
             .flatten();
         let fetched_at = match age {
             Some(crate::state::store::Loaded::Ok(s)) => s.job(date, "fetch").map(|r| r.finished_at),
@@ -189,7 +273,10 @@ fn data_gates(ctx: &Ctx, date: NaiveDate) -> Result<Vec<Gate>> {
             "freshness",
             fresh,
             match fetched_at {
-                Some(t) => format!("provisional bars fetched {} min ago (limit {max})", (ctx.now - t).num_minutes()),
+                Some(t) => format!(
+                    "provisional bars fetched {} min ago (limit {max})",
+                    (ctx.now - t).num_minutes()
+                ),
                 None => "provisional bars with no fetch recorded today".into(),
             },
         ));
@@ -197,19 +284,38 @@ fn data_gates(ctx: &Ctx, date: NaiveDate) -> Result<Vec<Gate>> {
     let bad: Vec<String> = q
         .findings
         .iter()
-        .filter(|f| matches!(f.check, "missing_sessions" | "duplicates" | "ohlc" | "non_session" | "provisional"))
+        .filter(|f| {
+            matches!(
+                f.check,
+                "missing_sessions" | "duplicates" | "ohlc" | "non_session" | "provisional"
+            )
+        })
         .map(|f| format!("{} {}: {}", f.symbol, f.check, f.detail))
         .collect();
     gates.push(gate(
         "data_quality",
         bad.is_empty(),
-        if bad.is_empty() { "no missing sessions, duplicates or inconsistent bars".to_string() } else { list(&bad) },
+        if bad.is_empty() {
+            "no missing sessions, duplicates or inconsistent bars".to_string()
+        } else {
+            list(&bad)
+        },
     ));
-    let ca: Vec<String> = q.of("corporate_action").map(|f| format!("{} {}", f.symbol, f.detail)).collect();
+    let ca: Vec<String> = q
+        .of("corporate_action")
+        .map(|f| format!("{} {}", f.symbol, f.detail))
+        .collect();
     gates.push(gate(
         "corporate_actions",
         ca.is_empty(),
-        if ca.is_empty() { format!("no unexplained move beyond {}%", cfg.data.corporate_action_move_pct) } else { list(&ca) },
+        if ca.is_empty() {
+            format!(
+                "no unexplained move beyond {}%",
+                cfg.data.corporate_action_move_pct
+            )
+        } else {
+            list(&ca)
+        },
     ));
     Ok(gates)
 }
@@ -227,11 +333,30 @@ fn secrets_gate(ctx: &Ctx) -> Gate {
         crate::config::DataSource::Alpaca => &["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"],
         _ => &[],
     };
-    let missing: Vec<&str> = needed.iter().copied().filter(|k| ctx.secrets.get(k).is_none()).collect();
+    let missing: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|k| ctx.secrets.get(k).is_none())
+        .collect();
     if missing.is_empty() {
-        gate("secrets", true, if needed.is_empty() { "none needed for sim broker and this data source".to_string() } else { format!("{} present", needed.join(", ")) })
+        gate(
+            "secrets",
+            true,
+            if needed.is_empty() {
+                "none needed for sim broker and this data source".to_string()
+            } else {
+                format!("{} present", needed.join(", "))
+            },
+        )
     } else {
-        gate("secrets", false, format!("missing from the environment and env file: {}", missing.join(", ")))
+        gate(
+            "secrets",
+            false,
+            format!(
+                "missing from the environment and env file: {}",
+                missing.join(", ")
+            ),
+        )
     }
 }
 
@@ -239,11 +364,38 @@ fn record(ctx: &Ctx, date: NaiveDate, gates: &[Gate], pass: bool) -> Result<()> 
     let n = gates.len();
     let mut t = Table::default();
     t.push("date", Col::Date(vec![date; n]))
-        .push("run_at", Col::Str(vec![ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true); n]))
-        .push("check", Col::Str(gates.iter().map(|g| g.name.to_string()).collect()))
+        .push(
+            "run_at",
+            Col::Str(vec![
+                ctx.now
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                n
+            ]),
+        )
+        .push(
+            "check",
+            Col::Str(gates.iter().map(|g| g.name.to_string()).collect()),
+        )
         .push("pass", Col::Bool(gates.iter().map(|g| g.pass).collect()))
-        .push("detail", Col::Str(gates.iter().map(|g| g.detail.clone()).collect()))
-        .push("verdict", Col::Str(vec![if pass { "go".to_string() } else { "no-go".to_string() }; n]));
-    ledger::append(&ctx.config.paths.ledger_dir.join("preflight.parquet"), &t, None)?;
+        .push(
+            "detail",
+            Col::Str(gates.iter().map(|g| g.detail.clone()).collect()),
+        )
+        .push(
+            "verdict",
+            Col::Str(vec![
+                if pass {
+                    "go".to_string()
+                } else {
+                    "no-go".to_string()
+                };
+                n
+            ]),
+        );
+    ledger::append(
+        &ctx.config.paths.ledger_dir.join("preflight.parquet"),
+        &t,
+        None,
+    )?;
     Ok(())
 }

@@ -46,9 +46,11 @@ pub fn load(path: &Path) -> Result<(Config, Secrets), ConfigError> {
     let expanded = expand_vars(&file, &text, &secrets)?;
     let options = serde_saphyr::options! { strict_booleans: true };
     let mut config: Config =
-        serde_saphyr::from_str_with_options(&expanded, options).map_err(|e| ConfigError::Parse {
-            file: file.clone(),
-            message: e.to_string(),
+        serde_saphyr::from_str_with_options(&expanded, options).map_err(|e| {
+            ConfigError::Parse {
+                file: file.clone(),
+                message: e.to_string(),
+            }
         })?;
     config.source_file = path.to_path_buf();
     let root = match &config.root {
@@ -110,8 +112,8 @@ fn expand_vars(file: &str, text: &str, secrets: &Secrets) -> Result<String, Conf
                 });
             };
             let name = &after[..end];
-            let valid = !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
                 return Err(ConfigError::EnvVar {
                     file: file.to_string(),

@@ -260,6 +260,12 @@ pub struct DataConfig {
     pub corporate_action_move_pct: f64,
     /// A provisional bar older than this many minutes is stale.
     pub provisional_max_age_minutes: u32,
+    /// First date downloaded for a symbol with no stored bars.
+    pub history_start: NaiveDate,
+    /// Alpaca market data v2 (keys from APCA_API_KEY_ID / APCA_API_SECRET_KEY).
+    pub alpaca: crate::data::alpaca::SourceConfig,
+    /// Yahoo chart v8.
+    pub yahoo: crate::data::yahoo::SourceConfig,
 }
 
 impl Default for DataConfig {
@@ -271,6 +277,9 @@ impl Default for DataConfig {
             overlap_days: 5,
             corporate_action_move_pct: 20.0,
             provisional_max_age_minutes: 30,
+            history_start: NaiveDate::from_ymd_opt(2008, 9, 10).unwrap_or_default(),
+            alpaca: Default::default(),
+            yahoo: Default::default(),
         }
     }
 }
@@ -352,6 +361,15 @@ fn range_issue(key: &str, v: f64, lo: f64, hi: f64, out: &mut Vec<Issue>) {
     }
 }
 
+/// Phrase a range as a requirement: `between 0 and 100` → `must be between 0 and 100`.
+fn must(allowed: String) -> String {
+    if allowed.starts_with("must") {
+        allowed
+    } else {
+        format!("must be {allowed}")
+    }
+}
+
 /// Numbers as a person wrote them: `150`, not `150.0`.
 pub fn format_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -376,26 +394,56 @@ impl Config {
             out.push(Issue {
                 key: format!("strategy.params.{}", e.key),
                 value: e.value,
-                allowed: e.allowed,
+                allowed: must(e.allowed),
             });
         }
-        range_issue("account.initial_capital", self.account.initial_capital, 1.0, 1e12, &mut out);
+        range_issue(
+            "account.initial_capital",
+            self.account.initial_capital,
+            1.0,
+            1e12,
+            &mut out,
+        );
         let p = &self.portfolio;
         if let Some(d) = p.drift_rebalance_pct {
             range_issue("portfolio.drift_rebalance_pct", d, 0.0, 100.0, &mut out);
         }
-        range_issue("portfolio.slippage_pct", p.slippage_pct, 0.0, 10.0, &mut out);
-        range_issue("portfolio.commission_per_share", p.commission_per_share, 0.0, 1.0, &mut out);
+        range_issue(
+            "portfolio.slippage_pct",
+            p.slippage_pct,
+            0.0,
+            10.0,
+            &mut out,
+        );
+        range_issue(
+            "portfolio.commission_per_share",
+            p.commission_per_share,
+            0.0,
+            1.0,
+            &mut out,
+        );
         for e in self.risk.validate() {
             out.push(Issue {
                 key: format!("risk.{}", e.key),
                 value: e.value,
-                allowed: e.allowed,
+                allowed: must(e.allowed),
             });
         }
         let d = &self.data;
-        range_issue("data.overlap_days", d.overlap_days as f64, 0.0, 365.0, &mut out);
-        range_issue("data.corporate_action_move_pct", d.corporate_action_move_pct, 1.0, 1000.0, &mut out);
+        range_issue(
+            "data.overlap_days",
+            d.overlap_days as f64,
+            0.0,
+            365.0,
+            &mut out,
+        );
+        range_issue(
+            "data.corporate_action_move_pct",
+            d.corporate_action_move_pct,
+            1.0,
+            1000.0,
+            &mut out,
+        );
         for (i, s) in d.extra_symbols.iter().enumerate() {
             if !crate::data::valid_symbol(s) {
                 out.push(Issue {
@@ -405,9 +453,27 @@ impl Config {
                 });
             }
         }
-        range_issue("state.backups", self.state.backups as f64, 1.0, 1000.0, &mut out);
-        range_issue("backtest.initial_capital", self.backtest.initial_capital, 1.0, 1e12, &mut out);
-        range_issue("backtest.risk_free_rate", self.backtest.risk_free_rate, -0.1, 0.5, &mut out);
+        range_issue(
+            "state.backups",
+            self.state.backups as f64,
+            1.0,
+            1000.0,
+            &mut out,
+        );
+        range_issue(
+            "backtest.initial_capital",
+            self.backtest.initial_capital,
+            1.0,
+            1e12,
+            &mut out,
+        );
+        range_issue(
+            "backtest.risk_free_rate",
+            self.backtest.risk_free_rate,
+            -0.1,
+            0.5,
+            &mut out,
+        );
         out
     }
 

@@ -66,10 +66,16 @@ fn columns(file: &str, header: &str) -> Result<Cols, String> {
         high: find(&headers, &["high"]),
         low: find(&headers, &["low"]),
         close,
-        adj: find(&headers, &["adjclose", "adj close", "adjusted_close", "adj_close"]),
+        adj: find(
+            &headers,
+            &["adjclose", "adj close", "adjusted_close", "adj_close"],
+        ),
         volume: find(&headers, &["volume"]),
         dividend: find(&headers, &["dividends", "dividend_amount", "dividend"]),
-        split: find(&headers, &["split_coefficient", "stock splits", "split_factor"]),
+        split: find(
+            &headers,
+            &["split_coefficient", "stock splits", "split_factor"],
+        ),
         raw_prices: headers.iter().any(|h| h == "split_coefficient"),
         name: find(&headers, &["name", "symbol"]),
     })
@@ -81,7 +87,11 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d);
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%dT%H:%M:%S%:z", "%Y-%m-%d %H:%M:%S%z"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%dT%H:%M:%S%:z",
+        "%Y-%m-%d %H:%M:%S%z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(s, fmt) {
             return Ok(t.with_timezone(&New_York).date_naive());
         }
@@ -89,12 +99,17 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&New_York).date_naive());
     }
-    Err(format!("date `{s}` is not YYYY-MM-DD or a timestamp with offset"))
+    Err(format!(
+        "date `{s}` is not YYYY-MM-DD or a timestamp with offset"
+    ))
 }
 
 fn num(cells: &[&str], idx: Option<usize>, what: &str) -> Result<Option<f64>, String> {
     let Some(i) = idx else { return Ok(None) };
-    let raw = cells.get(i).map(|c| c.trim().trim_matches('"')).unwrap_or("");
+    let raw = cells
+        .get(i)
+        .map(|c| c.trim().trim_matches('"'))
+        .unwrap_or("");
     if raw.is_empty() {
         return Err(format!("{what} is empty"));
     }
@@ -113,7 +128,12 @@ fn parse_row(cols: &Cols, cells: &[&str]) -> Result<Bar, String> {
     let open = num(cells, cols.open, "open")?.unwrap_or(close);
     let high = num(cells, cols.high, "high")?.unwrap_or(close.max(open));
     let low = num(cells, cols.low, "low")?.unwrap_or(close.min(open));
-    for (what, v) in [("open", open), ("high", high), ("low", low), ("close", close)] {
+    for (what, v) in [
+        ("open", open),
+        ("high", high),
+        ("low", low),
+        ("close", close),
+    ] {
         if v <= 0.0 {
             return Err(format!("{what} = {v}: prices must be > 0"));
         }
@@ -129,7 +149,10 @@ fn parse_row(cols: &Cols, cells: &[&str]) -> Result<Bar, String> {
     }
     let adj_close = num(cells, cols.adj, "adjusted close")?;
     if adj_close.is_some_and(|a| a <= 0.0) {
-        return Err(format!("adjusted close = {}: must be > 0", adj_close.unwrap_or(0.0)));
+        return Err(format!(
+            "adjusted close = {}: must be > 0",
+            adj_close.unwrap_or(0.0)
+        ));
     }
     let dividend = num(cells, cols.dividend, "dividend")?.unwrap_or(0.0);
     let split = num(cells, cols.split, "split")?.unwrap_or(1.0);

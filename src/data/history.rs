@@ -13,7 +13,9 @@ pub enum HistoryError {
     Store(#[from] StoreError),
     #[error("{symbol}: no bars in {dir} (run `trader fetch`)")]
     Missing { symbol: String, dir: String },
-    #[error("{symbol} {date}: price_field adj_close is configured but the bar has no adjusted close")]
+    #[error(
+        "{symbol} {date}: price_field adj_close is configured but the bar has no adjusted close"
+    )]
     NoAdjClose { symbol: String, date: NaiveDate },
 }
 

@@ -1,14 +1,11 @@
 //! Market data: the parquet bar store, importers and downloaders, and data-quality checks.
 
-#[path = "../../../stubs/empty.rs"]
 pub mod alpaca;
 pub mod csv_import;
 pub mod history;
-#[path = "../../../stubs/http.rs"]
 pub mod http;
 pub mod quality;
 pub mod store;
-#[path = "../../../stubs/empty.rs"]
 pub mod yahoo;
 
 /// A ticker as the store accepts it: letters, digits, `.` or `-`, 1–12 characters.

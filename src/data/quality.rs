@@ -159,17 +159,27 @@ fn check_series(
         let more = if missing.len() > 5 { ", …" } else { "" };
         push(
             "missing_sessions",
-            format!("{} session(s) missing: {}{more}", missing.len(), shown.join(", ")),
+            format!(
+                "{} session(s) missing: {}{more}",
+                missing.len(),
+                shown.join(", ")
+            ),
         );
     }
     for w in series.windows(2) {
         if w[1].date <= w[0].date {
-            push("duplicates", format!("date {} repeats or goes backwards", w[1].date));
+            push(
+                "duplicates",
+                format!("date {} repeats or goes backwards", w[1].date),
+            );
         }
     }
     for b in series {
         if !calendar::is_trading_day(b.date).unwrap_or(false) {
-            push("non_session", format!("bar on {}, not an NYSE session", b.date));
+            push(
+                "non_session",
+                format!("bar on {}, not an NYSE session", b.date),
+            );
         }
         let bad = !(b.open > 0.0 && b.high > 0.0 && b.low > 0.0 && b.close > 0.0)
             || b.high < b.open.max(b.close)
@@ -186,11 +196,16 @@ fn check_series(
         if b.provisional && b.date < expected {
             push(
                 "provisional",
-                format!("provisional bar of {} was never replaced by the official bar", b.date),
+                format!(
+                    "provisional bar of {} was never replaced by the official bar",
+                    b.date
+                ),
             );
         }
     }
-    let from = series.len().saturating_sub(rules.corporate_action_lookback + 1);
+    let from = series
+        .len()
+        .saturating_sub(rules.corporate_action_lookback + 1);
     for w in series[from..].windows(2) {
         let mv = (w[1].close / w[0].close - 1.0) * 100.0;
         let on_record = w[1].split_factor != 1.0 || w[1].dividend > 0.0;

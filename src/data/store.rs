@@ -154,7 +154,9 @@ fn to_frame(symbol: &str, bars: &[Bar]) -> PolarsResult<DataFrame> {
             f("volume", &|b| b.volume),
             Column::new(
                 "adj_close".into(),
-                bars.iter().map(|b| b.adj_close).collect::<Vec<Option<f64>>>(),
+                bars.iter()
+                    .map(|b| b.adj_close)
+                    .collect::<Vec<Option<f64>>>(),
             ),
             f("dividend", &|b| b.dividend),
             f("split_factor", &|b| b.split_factor),

@@ -201,13 +201,18 @@ impl State {
         if let Some(t) = &self.last_targets {
             for (sym, w) in &t.weights {
                 if !(w.is_finite() && (0.0..=1.0 + 1e-9).contains(w)) {
-                    out.push(format!("last_targets.weights.{sym} = {w}: must be between 0 and 1"));
+                    out.push(format!(
+                        "last_targets.weights.{sym} = {w}: must be between 0 and 1"
+                    ));
                 }
             }
         }
         for p in &self.equity_history {
             if !(p.equity.is_finite() && p.equity >= 0.0) {
-                out.push(format!("equity_history[{}] = {}: must be a finite amount >= 0", p.date, p.equity));
+                out.push(format!(
+                    "equity_history[{}] = {}: must be a finite amount >= 0",
+                    p.date, p.equity
+                ));
             }
         }
         out

@@ -16,7 +16,9 @@ use crate::fsutil;
 /// A state file that cannot be used and could not be recovered.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("{path}: {problem}; no valid backup in {backups} to recover from — fix or restore the file by hand")]
+    #[error(
+        "{path}: {problem}; no valid backup in {backups} to recover from — fix or restore the file by hand"
+    )]
     Unrecoverable {
         path: String,
         problem: String,
@@ -149,7 +151,8 @@ pub fn parse(bytes: &[u8]) -> Result<State, String> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err("file is empty (truncated?)".into());
     }
-    let state: State = serde_json::from_slice(bytes).map_err(|e| format!("not a valid state: {e}"))?;
+    let state: State =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a valid state: {e}"))?;
     let problems = state.check();
     if problems.is_empty() {
         Ok(state)

@@ -15,13 +15,34 @@ fn load_err(body: &str) -> String {
 #[test]
 fn table_of_bad_configs() {
     let cases: &[(&str, &str)] = &[
-        ("risk:\n  min_cash_pct: 150\n", "bad.yaml: risk.min_cash_pct = 150: must be between 0 and 100"),
-        ("account:\n  initial_capital: 0\n", "bad.yaml: account.initial_capital = 0: must be between 1 and 1000000000000"),
-        ("portfolio:\n  slippage_pct: -1\n", "bad.yaml: portfolio.slippage_pct = -1: must be between 0 and 10"),
-        ("strategy:\n  params:\n    leverage_scalar: 2\n", "bad.yaml: strategy.params.leverage_scalar = 2: must be between 0.5 and 1.5"),
-        ("strategy:\n  name: momentum\n", "bad.yaml: strategy.name = momentum: must be hierarchical_adaptive_v3_5b"),
-        ("state:\n  backups: 0\n", "bad.yaml: state.backups = 0: must be between 1 and 1000"),
-        ("data:\n  extra_symbols: [spy]\n", "bad.yaml: data.extra_symbols[0] = spy: must be a ticker of letters, digits, '.' or '-'"),
+        (
+            "risk:\n  min_cash_pct: 150\n",
+            "bad.yaml: risk.min_cash_pct = 150: must be between 0 and 100",
+        ),
+        (
+            "account:\n  initial_capital: 0\n",
+            "bad.yaml: account.initial_capital = 0: must be between 1 and 1000000000000",
+        ),
+        (
+            "portfolio:\n  slippage_pct: -1\n",
+            "bad.yaml: portfolio.slippage_pct = -1: must be between 0 and 10",
+        ),
+        (
+            "strategy:\n  params:\n    leverage_scalar: 2\n",
+            "bad.yaml: strategy.params.leverage_scalar = 2: must be between 0.5 and 1.5",
+        ),
+        (
+            "strategy:\n  name: momentum\n",
+            "bad.yaml: strategy.name = momentum: must be hierarchical_adaptive_v3_5b",
+        ),
+        (
+            "state:\n  backups: 0\n",
+            "bad.yaml: state.backups = 0: must be between 1 and 1000",
+        ),
+        (
+            "data:\n  extra_symbols: [spy]\n",
+            "bad.yaml: data.extra_symbols[0] = spy: must be a ticker of letters, digits, '.' or '-'",
+        ),
     ];
     for (body, want) in cases {
         assert_eq!(load_err(body), *want, "config:\n{body}");
@@ -31,9 +52,15 @@ fn table_of_bad_configs() {
 #[test]
 fn unknown_keys_and_loose_booleans_are_rejected() {
     let e = load_err("risk:\n  min_cash_pc: 5\n");
-    assert!(e.starts_with("bad.yaml: ") && e.contains("min_cash_pc"), "{e}");
+    assert!(
+        e.starts_with("bad.yaml: ") && e.contains("min_cash_pc"),
+        "{e}"
+    );
     let e = load_err("strategy:\n  params:\n    allow_treasury: yes\n");
-    assert!(e.starts_with("bad.yaml: ") && e.contains("allow_treasury") || e.contains("bool"), "{e}");
+    assert!(
+        e.starts_with("bad.yaml: ") && e.contains("allow_treasury") || e.contains("bool"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -43,8 +70,14 @@ fn env_file_must_be_private() {
     std::fs::write(&env, "TRADER_TEST_CAP=25000\n").expect("write env");
     std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let cfg = dir.path().join("c.yaml");
-    std::fs::write(&cfg, "env_file: trader.env\naccount:\n  initial_capital: ${TRADER_TEST_CAP}\n").expect("write");
-    let e = trader::config::load(&cfg).expect_err("0644 refused").to_string();
+    std::fs::write(
+        &cfg,
+        "env_file: trader.env\naccount:\n  initial_capital: ${TRADER_TEST_CAP}\n",
+    )
+    .expect("write");
+    let e = trader::config::load(&cfg)
+        .expect_err("0644 refused")
+        .to_string();
     assert!(e.contains("has mode 0644") && e.contains("0600"), "{e}");
     std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let (c, _) = trader::config::load(&cfg).expect("0600 accepted");
@@ -66,5 +99,7 @@ fn invalid_config_exits_2_from_the_cli() {
     let sb = crate::common::Sandbox::empty("risk:\n  min_cash_pct: 150\n");
     let out = sb.run(&["preflight"]);
     assert_eq!(crate::common::code(&out), 2);
-    assert!(crate::common::stderr(&out).contains("risk.min_cash_pct = 150: must be between 0 and 100"));
+    assert!(
+        crate::common::stderr(&out).contains("risk.min_cash_pct = 150: must be between 0 and 100")
+    );
 }

@@ -9,7 +9,9 @@ use trader::state::lock;
 #[test]
 #[ignore = "run only as the lock race's child process"]
 fn lock_child() {
-    let Ok(path) = std::env::var("TRADER_LOCK_PATH") else { return };
+    let Ok(path) = std::env::var("TRADER_LOCK_PATH") else {
+        return;
+    };
     match lock::acquire(std::path::Path::new(&path), "lock-child", Utc::now()) {
         Ok(_held) => {
             println!("RESULT acquired");
@@ -26,7 +28,12 @@ fn two_processes_race_and_exactly_one_wins() {
     let exe = std::env::current_exe().expect("exe");
     let spawn = || {
         Command::new(&exe)
-            .args(["--exact", "lock_race::lock_child", "--ignored", "--nocapture"])
+            .args([
+                "--exact",
+                "lock_race::lock_child",
+                "--ignored",
+                "--nocapture",
+            ])
             .env("TRADER_LOCK_PATH", &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -38,11 +45,21 @@ fn two_processes_race_and_exactly_one_wins() {
         .into_iter()
         .map(|c| String::from_utf8_lossy(&c.wait_with_output().expect("wait").stdout).into_owned())
         .collect();
-    let won = outs.iter().filter(|o| o.contains("RESULT acquired")).count();
-    let lost: Vec<&String> = outs.iter().filter(|o| o.contains("RESULT refused")).collect();
+    let won = outs
+        .iter()
+        .filter(|o| o.contains("RESULT acquired"))
+        .count();
+    let lost: Vec<&String> = outs
+        .iter()
+        .filter(|o| o.contains("RESULT refused"))
+        .collect();
     assert_eq!(won, 1, "{outs:?}");
     assert_eq!(lost.len(), 1, "{outs:?}");
-    assert!(lost[0].contains("pid ") && lost[0].contains("`lock-child`"), "{}", lost[0]);
+    assert!(
+        lost[0].contains("pid ") && lost[0].contains("`lock-child`"),
+        "{}",
+        lost[0]
+    );
 }
 
 #[test]
@@ -51,10 +68,23 @@ fn a_second_command_exits_7_naming_the_holder() {
     let path = sb.path().join("state/trader.lock");
     let held = lock::acquire(&path, "test-holder", Utc::now()).expect("take lock");
     let out = sb.run(&["preflight", "--date", "2026-05-01"]);
-    assert_eq!(crate::common::code(&out), 7, "{}", crate::common::stderr(&out));
+    assert_eq!(
+        crate::common::code(&out),
+        7,
+        "{}",
+        crate::common::stderr(&out)
+    );
     let err = crate::common::stderr(&out);
-    assert!(err.contains(&format!("pid {}", std::process::id())) && err.contains("`test-holder`"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())) && err.contains("`test-holder`"),
+        "{err}"
+    );
     drop(held);
     let out = sb.run(&["preflight", "--date", "2026-05-01"]);
-    assert_eq!(crate::common::code(&out), 0, "{}", crate::common::stdout(&out));
+    assert_eq!(
+        crate::common::code(&out),
+        0,
+        "{}",
+        crate::common::stdout(&out)
+    );
 }

@@ -15,7 +15,9 @@ use trader::state::store::{Loaded, StateStore};
 #[test]
 #[ignore = "run only as the crash test's child process"]
 fn crash_child() {
-    let Ok(dir) = std::env::var("TRADER_CRASH_DIR") else { return };
+    let Ok(dir) = std::env::var("TRADER_CRASH_DIR") else {
+        return;
+    };
     let store = StateStore::new(std::path::Path::new(&dir), 5);
     let mut state = match store.load() {
         Ok(Loaded::Ok(s)) | Ok(Loaded::Recovered { state: s, .. }) => s,
@@ -39,7 +41,13 @@ fn state_survives_200_random_sigkills() {
     let mut last_seen = 0u64;
     for round in 0..200 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "state_crash::crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "state_crash::crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("TRADER_CRASH_DIR", dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -50,7 +58,10 @@ fn state_survives_200_random_sigkills() {
         let seen2 = Arc::clone(&seen);
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(n) = line.strip_prefix("saved ").and_then(|n| n.parse::<u64>().ok()) {
+                if let Some(n) = line
+                    .strip_prefix("saved ")
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
                     *seen2.lock().expect("lock") = n;
                 }
             }
@@ -70,12 +81,25 @@ fn state_survives_200_random_sigkills() {
             other => panic!("round {round}: load after SIGKILL gave {other:?}"),
         };
         assert!(state.check().is_empty(), "round {round}: invalid state");
-        assert!(state.save_seq >= confirmed, "round {round}: lost saves: {} < {confirmed}", state.save_seq);
-        assert!(state.save_seq >= last_seen, "round {round}: state went backwards");
-        assert!(!state.equity_history.is_empty() || state.save_seq == 1, "round {round}: empty state");
+        assert!(
+            state.save_seq >= confirmed,
+            "round {round}: lost saves: {} < {confirmed}",
+            state.save_seq
+        );
+        assert!(
+            state.save_seq >= last_seen,
+            "round {round}: state went backwards"
+        );
+        assert!(
+            !state.equity_history.is_empty() || state.save_seq == 1,
+            "round {round}: empty state"
+        );
         last_seen = state.save_seq;
     }
-    assert!(last_seen > 200, "the child saved too rarely ({last_seen}) for the test to mean anything");
+    assert!(
+        last_seen > 200,
+        "the child saved too rarely ({last_seen}) for the test to mean anything"
+    );
 }
 
 #[test]
@@ -84,10 +108,17 @@ fn corrupt_state_recovers_from_newest_backup_never_empty() {
     let store = StateStore::new(dir.path(), 3);
     let mut s = State::new(Utc::now(), Phase::DryRun);
     for i in 0..5 {
-        s.record_equity(chrono::NaiveDate::from_ymd_opt(2024, 1, 2 + i).expect("date"), 100.0 + i as f64);
+        s.record_equity(
+            chrono::NaiveDate::from_ymd_opt(2024, 1, 2 + i).expect("date"),
+            100.0 + i as f64,
+        );
         store.save(&mut s, Utc::now()).expect("save");
     }
-    assert_eq!(store.backup_files().len(), 3, "backups rotate to the configured count");
+    assert_eq!(
+        store.backup_files().len(),
+        3,
+        "backups rotate to the configured count"
+    );
     std::fs::write(&store.path, b"{\"schema_version\": 1, \"trunc").expect("corrupt");
     match store.load().expect("recovers") {
         Loaded::Recovered { state, problem, .. } => {

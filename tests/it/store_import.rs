@@ -12,12 +12,39 @@ fn bad_rows_are_named_and_the_store_is_unchanged() {
     let sb = Sandbox::empty("");
     let csv = sb.path().join("csv");
     std::fs::create_dir_all(&csv).expect("mkdir");
-    write(&csv, "AAA.csv", "Date,Open,High,Low,Close,AdjClose,Volume,Dividends\n2024-01-02,10,11,9,10.5,10.5,100,0\n2024-01-03,10,11,9,10.5,10.5,100,0\n");
-    assert_eq!(code(&sb.run(&["fetch", "--source", "csv", "--from", csv.to_str().expect("utf8")])), 0);
+    write(
+        &csv,
+        "AAA.csv",
+        "Date,Open,High,Low,Close,AdjClose,Volume,Dividends\n2024-01-02,10,11,9,10.5,10.5,100,0\n2024-01-03,10,11,9,10.5,10.5,100,0\n",
+    );
+    assert_eq!(
+        code(&sb.run(&[
+            "fetch",
+            "--source",
+            "csv",
+            "--from",
+            csv.to_str().expect("utf8")
+        ])),
+        0
+    );
     let before = std::fs::read(sb.path().join("bars/AAA.parquet")).expect("stored");
-    write(&csv, "AAA.csv", "Date,Open,High,Low,Close,AdjClose,Volume,Dividends\n2024-01-02,10,11,9,10.5,10.5,100,0\n2024-01-04,10,11,9,-3,10.5,100,0\n2024-01-05,10,11,9,abc,10.5,100,0\n2024-01-04,10,11,9,10,10,100,0\n");
-    write(&csv, "BBB.csv", "Date,Open,High,Low,Close\n2024-01-02,10,9,11,10\n");
-    let out = sb.run(&["fetch", "--source", "csv", "--from", csv.to_str().expect("utf8")]);
+    write(
+        &csv,
+        "AAA.csv",
+        "Date,Open,High,Low,Close,AdjClose,Volume,Dividends\n2024-01-02,10,11,9,10.5,10.5,100,0\n2024-01-04,10,11,9,-3,10.5,100,0\n2024-01-05,10,11,9,abc,10.5,100,0\n2024-01-04,10,11,9,10,10,100,0\n",
+    );
+    write(
+        &csv,
+        "BBB.csv",
+        "Date,Open,High,Low,Close\n2024-01-02,10,9,11,10\n",
+    );
+    let out = sb.run(&[
+        "fetch",
+        "--source",
+        "csv",
+        "--from",
+        csv.to_str().expect("utf8"),
+    ]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
     for want in [
@@ -28,8 +55,14 @@ fn bad_rows_are_named_and_the_store_is_unchanged() {
     ] {
         assert!(err.contains(want), "missing `{want}` in:\n{err}");
     }
-    assert_eq!(std::fs::read(sb.path().join("bars/AAA.parquet")).expect("still there"), before);
-    assert!(!sb.path().join("bars/BBB.parquet").exists(), "nothing half-imported");
+    assert_eq!(
+        std::fs::read(sb.path().join("bars/AAA.parquet")).expect("still there"),
+        before
+    );
+    assert!(
+        !sb.path().join("bars/BBB.parquet").exists(),
+        "nothing half-imported"
+    );
 }
 
 #[test]
@@ -37,14 +70,30 @@ fn import_merges_and_parquet_reads_back_with_pyarrow() {
     let sb = Sandbox::empty("");
     let csv = sb.path().join("csv");
     std::fs::create_dir_all(&csv).expect("mkdir");
-    write(&csv, "ZZZ.csv", "timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient\n2024-01-03,20,21,19,20,20,50,0,2.0\n2024-01-02,40,42,38,40,20,25,0.5,1.0\n");
-    let out = sb.run(&["--json", "fetch", "--source", "csv", "--from", csv.to_str().expect("utf8")]);
+    write(
+        &csv,
+        "ZZZ.csv",
+        "timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient\n2024-01-03,20,21,19,20,20,50,0,2.0\n2024-01-02,40,42,38,40,20,25,0.5,1.0\n",
+    );
+    let out = sb.run(&[
+        "--json",
+        "fetch",
+        "--source",
+        "csv",
+        "--from",
+        csv.to_str().expect("utf8"),
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(v["rows_added"], 2);
-    let bars = trader::data::store::read_file(&sb.path().join("bars/ZZZ.parquet")).expect("read back");
+    let bars =
+        trader::data::store::read_file(&sb.path().join("bars/ZZZ.parquet")).expect("read back");
     assert_eq!(bars.len(), 2);
-    assert_eq!((bars[0].close, bars[0].volume, bars[0].dividend), (20.0, 50.0, 0.25), "split-adjusted");
+    assert_eq!(
+        (bars[0].close, bars[0].volume, bars[0].dividend),
+        (20.0, 50.0, 0.25),
+        "split-adjusted"
+    );
     assert_eq!(bars[1].split_factor, 2.0);
     let py = std::process::Command::new("python3")
         .args(["-c", "import sys, pyarrow.parquet as pq\nt = pq.read_table(sys.argv[1])\nprint(t.num_rows, ','.join(t.schema.names), t.column('close').to_pylist(), str(t.schema.field('date').type))", sb.path().join("bars/ZZZ.parquet").to_str().expect("utf8")])
@@ -52,7 +101,10 @@ fn import_merges_and_parquet_reads_back_with_pyarrow() {
     match py {
         Ok(o) if o.status.success() => {
             let s = String::from_utf8_lossy(&o.stdout);
-            assert_eq!(s.trim(), "2 symbol,date,open,high,low,close,volume,adj_close,dividend,split_factor,provisional [20.0, 20.0] date32[day]");
+            assert_eq!(
+                s.trim(),
+                "2 symbol,date,open,high,low,close,volume,adj_close,dividend,split_factor,provisional [20.0, 20.0] date32[day]"
+            );
         }
         Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named") => {
             eprintln!("skipped: pyarrow is not installed");

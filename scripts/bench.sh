@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Whole-process timings of the release binary on the sample data (medians via hyperfine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+T=./target/release/trader
+D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
+sed "s#^root: ..#root: $PWD#; s#state/demo#$D/state#g; s#data/demo#$D/data#g" config/demo.yaml > "$D/c.yaml"
+TRADER_NOW=2026-05-01T19:40:00Z $T --config "$D/c.yaml" -q preflight --date 2026-05-01 >/dev/null
+hyperfine -N -w 3 -r 30 "$T --help" \
+  "$T --config $D/c.yaml health" \
+  "$T --config $D/c.yaml backtest --from 2010-01-01 --to 2026-05-01" \
+  "$T --config $D/c.yaml dry-run --date 2026-05-01 --force"
