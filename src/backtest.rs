@@ -82,24 +82,11 @@ pub struct Outcome {
     pub turnover: f64,
 }
 
-/// Close (and open) of every tradable on every date, looked up by date.
-struct PriceBook<'a> {
-    history: &'a History,
-}
-
-impl PriceBook<'_> {
-    fn bar(&self, symbol: &str, date: NaiveDate) -> Option<(f64, f64)> {
-        let s = self.history.get(symbol)?;
-        let i = s.dates.binary_search(&date).ok()?;
-        Some((s.open[i], s.close[i]))
-    }
-
-    /// Last close on or before `date` (for valuation on days a symbol did not trade).
-    fn last_close(&self, symbol: &str, date: NaiveDate) -> Option<f64> {
-        let s = self.history.get(symbol)?;
-        let i = s.dates.partition_point(|d| *d <= date);
-        (i > 0).then(|| s.close[i - 1])
-    }
+/// Open and close of `symbol` on exactly `date`.
+fn bar_on(history: &History, symbol: &str, date: NaiveDate) -> Option<(f64, f64)> {
+    let s = history.get(symbol)?;
+    let i = s.dates.binary_search(&date).ok()?;
+    Some((s.open[i], s.close[i]))
 }
 
 /// Run the backtest over `decisions` (the strategy's forward pass over `history`).
@@ -110,7 +97,6 @@ pub fn run(
     tradables: &[String],
     signal: &str,
 ) -> Outcome {
-    let book = PriceBook { history };
     let mut sim = SimBroker::in_memory(spec.initial_cents, spec.pipeline.cost);
     let mut out = Outcome::default();
     let mut last_targets: Option<BTreeMap<String, f64>> = None;
@@ -125,7 +111,7 @@ pub fn run(
         let date = dec.date;
         let closes: BTreeMap<String, f64> = tradables
             .iter()
-            .filter_map(|s| book.last_close(s, date).map(|c| (s.clone(), c)))
+            .filter_map(|s| history.last_close(s, date).map(|c| (s.clone(), c)))
             .collect();
         let holdings = Holdings {
             cash_cents: sim.book.cash_cents,
@@ -140,11 +126,11 @@ pub fn run(
             (_, None) => BTreeMap::new(),
             (Fill::Close, Some(fd)) => tradables
                 .iter()
-                .filter_map(|s| book.bar(s, fd).map(|(_, c)| (s.clone(), c)))
+                .filter_map(|s| bar_on(history, s, fd).map(|(_, c)| (s.clone(), c)))
                 .collect(),
             (Fill::NextOpen, Some(fd)) => tradables
                 .iter()
-                .filter_map(|s| book.bar(s, fd).map(|(o, _)| (s.clone(), o)))
+                .filter_map(|s| bar_on(history, s, fd).map(|(o, _)| (s.clone(), o)))
                 .collect(),
         };
         let inputs = DayInputs {
@@ -216,7 +202,7 @@ pub fn run(
             })
             .sum();
         let equity = crate::money::dollars(sim.book.cash_cents + holdings_value);
-        let sig_close = book.last_close(signal, date).unwrap_or(0.0);
+        let sig_close = history.last_close(signal, date).unwrap_or(0.0);
         let base = *bench_base.get_or_insert(sig_close);
         let initial = crate::money::dollars(spec.initial_cents);
         out.equity.push(EquityRow {

@@ -11,6 +11,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::data::store::{from_days, to_days};
+
 /// A ledger could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -41,7 +43,6 @@ impl Table {
     }
 
     fn to_frame(&self) -> PolarsResult<DataFrame> {
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
         let mut columns = Vec::with_capacity(self.cols.len());
         for (name, col) in &self.cols {
             let name: PlSmallStr = name.as_str().into();
@@ -51,7 +52,7 @@ impl Table {
                 Col::I64(v) => Column::new(name, v),
                 Col::Bool(v) => Column::new(name, v),
                 Col::Date(v) => {
-                    let days: Vec<i32> = v.iter().map(|d| (*d - epoch).num_days() as i32).collect();
+                    let days: Vec<i32> = v.iter().map(|d| to_days(*d)).collect();
                     Series::new(name, days).cast(&DataType::Date)?.into()
                 }
             };
@@ -102,15 +103,9 @@ pub fn dates(path: &Path) -> Result<Vec<NaiveDate>, LedgerError> {
     let Some(df) = read(path)? else {
         return Ok(Vec::new());
     };
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
     let col = df.column("date").map_err(|e| err(path, e))?;
     let ca = col.date().map_err(|e| err(path, e))?;
-    Ok(ca
-        .physical()
-        .iter()
-        .flatten()
-        .map(|d| epoch + chrono::Duration::days(d as i64))
-        .collect())
+    Ok(ca.physical().iter().flatten().map(from_days).collect())
 }
 
 /// Append `table` to the ledger at `path`; rows of `replace_date` already there are dropped first.
@@ -125,8 +120,7 @@ pub fn append(
         Some(old) => {
             let old = match replace_date {
                 Some(d) => {
-                    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-                    let day = (d - epoch).num_days() as i32;
+                    let day = to_days(d);
                     let col = old.column("date").map_err(|e| err(path, e))?;
                     let keep: BooleanChunked = col
                         .date()

@@ -170,40 +170,10 @@ fn write_outputs(dir: &Path, out: &Outcome, tradables: &[String]) -> Result<()> 
     let mut t =
         super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (d, w)), tradables);
     ledger::write(&dir.join("decisions.parquet"), &t)?;
-    t = Table::default();
-    t.push(
-        "date",
-        Col::Date(out.orders.iter().map(|o| o.date).collect()),
-    )
-    .push(
-        "client_order_id",
-        Col::Str(
-            out.orders
-                .iter()
-                .map(|o| o.client_order_id.clone())
-                .collect(),
-        ),
-    )
-    .push(
-        "symbol",
-        Col::Str(out.orders.iter().map(|o| o.order.symbol.clone()).collect()),
-    )
-    .push(
-        "side",
-        Col::Str(
-            out.orders
-                .iter()
-                .map(|o| o.order.side.as_str().into())
-                .collect(),
-        ),
-    )
-    .push(
-        "qty",
-        Col::I64(out.orders.iter().map(|o| o.order.qty).collect()),
-    )
-    .push(
-        "ref_price",
-        Col::F64(out.orders.iter().map(|o| Some(o.order.ref_price)).collect()),
+    t = super::dry_run::orders_table(
+        out.orders
+            .iter()
+            .map(|o| (o.date, o.client_order_id.clone(), &o.order)),
     );
     ledger::write(&dir.join("orders.parquet"), &t)?;
     t = Table::default();

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::data::{history, store::BarStore};
 use crate::exit::{Exit, ExitError};
 use crate::ledger::{self, Col, Table};
+use crate::model::OrderIntent;
 use crate::pipeline::{self, DayInputs, DayPlan, PipelineConfig};
 use crate::portfolio::{CostModel, Holdings};
 use crate::risk::RuleOutcome;
@@ -56,12 +57,7 @@ struct Summary<'a> {
 pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     let cfg = &ctx.config;
     let date = args.date.unwrap_or_else(|| ctx.today());
-    if !crate::calendar::is_trading_day(date).context("checking the calendar")? {
-        let why = crate::calendar::closure_reason(date)
-            .ok()
-            .flatten()
-            .unwrap_or("closed");
-        println!("{date} is not a trading day ({why}): nothing to do");
+    if super::report_closed(date)? {
         return Ok(Exit::Ok);
     }
     let mut job = super::open_job(ctx, "dry-run")?;
@@ -122,11 +118,7 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     let tradables = strategy.tradable_symbols();
     let closes: BTreeMap<String, f64> = tradables
         .iter()
-        .filter_map(|s| {
-            let series = hist.get(s)?;
-            let i = series.dates.partition_point(|d| *d <= date);
-            (i > 0).then(|| (s.clone(), series.close[i - 1]))
-        })
+        .filter_map(|s| hist.last_close(s, date).map(|c| (s.clone(), c)))
         .collect();
     sim.quotes = closes.clone();
     let holdings = Holdings {
@@ -362,6 +354,31 @@ pub fn decision_table<'a>(
     t
 }
 
+/// The orders table: date, client order id, symbol, side, qty, reference price.
+pub fn orders_table<'a>(rows: impl Iterator<Item = (NaiveDate, String, &'a OrderIntent)>) -> Table {
+    let rows: Vec<_> = rows.collect();
+    let mut t = Table::default();
+    t.push("date", Col::Date(rows.iter().map(|r| r.0).collect()))
+        .push(
+            "client_order_id",
+            Col::Str(rows.iter().map(|r| r.1.clone()).collect()),
+        )
+        .push(
+            "symbol",
+            Col::Str(rows.iter().map(|r| r.2.symbol.clone()).collect()),
+        )
+        .push(
+            "side",
+            Col::Str(rows.iter().map(|r| r.2.side.as_str().into()).collect()),
+        )
+        .push("qty", Col::I64(rows.iter().map(|r| r.2.qty).collect()))
+        .push(
+            "ref_price",
+            Col::F64(rows.iter().map(|r| Some(r.2.ref_price)).collect()),
+        );
+    t
+}
+
 /// The risk-check ledger rows.
 pub fn risk_table<'a>(rows: impl Iterator<Item = (NaiveDate, &'a RuleOutcome)>) -> Table {
     let rows: Vec<_> = rows.collect();
@@ -417,28 +434,11 @@ fn write_ledgers(
     let mut t = decision_table(std::iter::once((d, weights)), tradables);
     t.push("phase", Col::Str(vec!["dry-run".into()]));
     ledger::append(&dir.join("decisions.parquet"), &t, replace)?;
-    let ids: Vec<String> = day
-        .orders
-        .iter()
-        .map(|o| ClientOrderId::new(STRATEGY_TAG, date, &o.symbol, o.side, 1).0)
-        .collect();
-    let mut o = Table::default();
-    o.push("date", Col::Date(vec![date; day.orders.len()]))
-        .push("phase", Col::Str(vec!["dry-run".into(); day.orders.len()]))
-        .push("client_order_id", Col::Str(ids))
-        .push(
-            "symbol",
-            Col::Str(day.orders.iter().map(|o| o.symbol.clone()).collect()),
-        )
-        .push(
-            "side",
-            Col::Str(day.orders.iter().map(|o| o.side.as_str().into()).collect()),
-        )
-        .push("qty", Col::I64(day.orders.iter().map(|o| o.qty).collect()))
-        .push(
-            "ref_price",
-            Col::F64(day.orders.iter().map(|o| Some(o.ref_price)).collect()),
-        );
+    let mut o = orders_table(day.orders.iter().map(|o| {
+        let id = ClientOrderId::new(STRATEGY_TAG, date, &o.symbol, o.side, 1).0;
+        (date, id, o)
+    }));
+    o.push("phase", Col::Str(vec!["dry-run".into(); day.orders.len()]));
     ledger::append(&dir.join("orders.parquet"), &o, replace)?;
     let r = risk_table(day.risk_outcomes.iter().map(|o| (date, o)));
     ledger::append(&dir.join("risk_checks.parquet"), &r, replace)?;

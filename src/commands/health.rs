@@ -172,7 +172,9 @@ fn lock_check(cfg: &Config) -> Check {
     }
 }
 
-fn disk_check(cfg: &Config) -> Check {
+/// Whether the state's file system has at least `health.min_free_disk_mb` free, and a
+/// line saying so (shared by `health` and `preflight`).
+pub fn free_disk(cfg: &Config) -> (bool, String) {
     let dir = &cfg.paths.state_dir;
     let probe = if dir.exists() {
         dir.as_path()
@@ -180,21 +182,20 @@ fn disk_check(cfg: &Config) -> Check {
         cfg.root_dir.as_path()
     };
     let min = cfg.health.min_free_disk_mb;
-    let (status, detail) = match crate::fsutil::free_disk_bytes(probe) {
+    match crate::fsutil::free_disk_bytes(probe) {
         Ok(b) => {
             let mb = b / (1024 * 1024);
-            let status = if mb < min {
-                Status::Critical
-            } else {
-                Status::Ok
-            };
-            (status, format!("{mb} MiB free (minimum {min} MiB)"))
+            (mb >= min, format!("{mb} MiB free (minimum {min} MiB)"))
         }
-        Err(e) => (Status::Critical, format!("{}: {e}", probe.display())),
-    };
+        Err(e) => (false, format!("{}: {e}", probe.display())),
+    }
+}
+
+fn disk_check(cfg: &Config) -> Check {
+    let (ok, detail) = free_disk(cfg);
     Check {
         name: "disk",
-        status,
+        status: if ok { Status::Ok } else { Status::Critical },
         detail,
     }
 }
@@ -213,8 +214,9 @@ fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
     };
     let mut worst = Status::Ok;
     let mut notes = Vec::new();
-    for sym in cfg.universe() {
-        match store.read(&sym) {
+    let universe = cfg.universe();
+    for sym in &universe {
+        match store.read(sym) {
             Ok(Some(bars)) if !bars.is_empty() => {
                 let last = bars[bars.len() - 1].date;
                 let lag = crate::calendar::sessions_between(last, expected)
@@ -241,10 +243,7 @@ fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
         }
     }
     let detail = if notes.is_empty() {
-        format!(
-            "{} symbol(s) current through {expected}",
-            cfg.universe().len()
-        )
+        format!("{} symbol(s) current through {expected}", universe.len())
     } else {
         notes.join("; ")
     };

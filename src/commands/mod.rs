@@ -153,6 +153,19 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
     })
 }
 
+/// On a non-trading day, say why in one line and return true: the job has nothing to do.
+pub fn report_closed(date: NaiveDate) -> Result<bool> {
+    if crate::calendar::is_trading_day(date).context("checking the calendar")? {
+        return Ok(false);
+    }
+    let why = crate::calendar::closure_reason(date)
+        .ok()
+        .flatten()
+        .unwrap_or("closed");
+    println!("{date} is not a trading day ({why}): nothing to do");
+    Ok(true)
+}
+
 /// Print a value as pretty JSON on stdout.
 pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
     println!(

@@ -60,12 +60,7 @@ fn gate(name: &'static str, pass: bool, detail: impl Into<String>) -> Gate {
 pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     let cfg = &ctx.config;
     let date = args.date.unwrap_or_else(|| ctx.today());
-    if !crate::calendar::is_trading_day(date).context("checking the calendar")? {
-        let why = crate::calendar::closure_reason(date)
-            .ok()
-            .flatten()
-            .unwrap_or("closed");
-        println!("{date} is not a trading day ({why}): nothing to do");
+    if super::report_closed(date)? {
         return Ok(Exit::Ok);
     }
     let mut job = super::open_job(ctx, "preflight")?;
@@ -97,7 +92,7 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
             },
         ));
     }
-    gates.extend(data_gates(ctx, date)?);
+    gates.extend(data_gates(ctx, &job.state, date)?);
     gates.push(gate(
         "config",
         true,
@@ -139,20 +134,8 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
             "absent".into()
         },
     ));
-    let min = cfg.health.min_free_disk_mb;
-    let disk = crate::fsutil::free_disk_bytes(&cfg.paths.state_dir).map(|b| b / (1024 * 1024));
-    gates.push(match disk {
-        Ok(mb) => gate(
-            "disk",
-            mb >= min,
-            format!("{mb} MiB free (minimum {min} MiB)"),
-        ),
-        Err(e) => gate(
-            "disk",
-            false,
-            format!("{}: {e}", cfg.paths.state_dir.display()),
-        ),
-    });
+    let (disk_ok, disk_detail) = super::health::free_disk(cfg);
+    gates.push(gate("disk", disk_ok, disk_detail));
     let pass = gates.iter().all(|g| g.pass);
     let failed: Vec<&str> = gates.iter().filter(|g| !g.pass).map(|g| g.name).collect();
     let detail = if pass {
@@ -201,7 +184,7 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     Ok(if pass { Exit::Ok } else { Exit::Blocked })
 }
 
-fn data_gates(ctx: &Ctx, date: NaiveDate) -> Result<Vec<Gate>> {
+fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
     let cfg = &ctx.config;
     let store = BarStore::new(&cfg.paths.bars_dir);
     let mut bars = BTreeMap::new();
@@ -252,21 +235,7 @@ fn data_gates(ctx: &Ctx, date: NaiveDate) -> Result<Vec<Gate>> {
         .map(|(s, _)| s)
         .collect();
     if !provisional_today.is_empty() {
-        let age = ctx
-            .config
-            .paths
-            .state_dir
-            .exists()
-            .then(|| {
-                crate::state::store::StateStore::new(&cfg.paths.state_dir, cfg.state.backups)
-                    .load()
-                    .ok()
-            })
-            .flatten();
-        let fetched_at = match age {
-            Some(crate::state::store::Loaded::Ok(s)) => s.job(date, "fetch").map(|r| r.finished_at),
-            _ => None,
-        };
+        let fetched_at = state.job(date, "fetch").map(|r| r.finished_at);
         let max = cfg.data.provisional_max_age_minutes as i64;
         let fresh = fetched_at.is_some_and(|t| (ctx.now - t).num_minutes() <= max);
         gates.push(gate(

@@ -28,11 +28,13 @@ const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
     None => NaiveDate::MIN,
 };
 
-fn to_days(d: NaiveDate) -> i32 {
+/// A date as parquet's Date physical value: days since 1970-01-01.
+pub fn to_days(d: NaiveDate) -> i32 {
     (d - EPOCH).num_days() as i32
 }
 
-fn from_days(n: i32) -> NaiveDate {
+/// The inverse of [`to_days`].
+pub fn from_days(n: i32) -> NaiveDate {
     EPOCH + chrono::Duration::days(n as i64)
 }
 

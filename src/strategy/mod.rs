@@ -119,6 +119,13 @@ impl History {
     }
 
     /// The bars of `symbol`, if any were loaded.
+    /// Last close of `symbol` on or before `date` (a price for days it did not trade).
+    pub fn last_close(&self, symbol: &str, date: NaiveDate) -> Option<f64> {
+        let s = self.get(symbol)?;
+        let i = s.dates.partition_point(|d| *d <= date);
+        (i > 0).then(|| s.close[i - 1])
+    }
+
     pub fn get(&self, symbol: &str) -> Option<&Series> {
         self.series.get(symbol)
     }
