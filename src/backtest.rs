@@ -78,7 +78,8 @@ pub struct Outcome {
     pub risk: Vec<(NaiveDate, crate::risk::RuleOutcome)>,
     pub metrics: Metrics,
     pub benchmark: Metrics,
-    pub rebalance_days: usize,
+    /// Days the gate let a rebalance through (targets recorded, orders sent).
+    pub rebalance_dates: Vec<NaiveDate>,
     pub turnover: f64,
 }
 
@@ -101,6 +102,8 @@ pub fn run(
     let mut out = Outcome::default();
     let mut last_targets: Option<BTreeMap<String, f64>> = None;
     let mut equity_hist: Vec<(NaiveDate, f64)> = Vec::new();
+    let mut peak: Option<f64> = None;
+    let mut activity = crate::risk::activity::Activity::default();
     let mut traded_cents: i64 = 0;
     let mut bench_base: Option<f64> = None;
     let days: Vec<&Decision> = decisions
@@ -141,8 +144,10 @@ pub fn run(
             trade_prices: &fill_prices,
             last_targets: last_targets.as_ref(),
             history,
-            equity_history: &equity_hist,
+            equity_peak: peak,
+            previous_close_equity: equity_hist.last().map(|e| e.1),
             orders_already_today: 0,
+            activity: &activity,
         };
         let day = pipeline::decide_day(&spec.pipeline, &inputs);
         out.risk
@@ -153,7 +158,7 @@ pub fn run(
             out.decisions.push(((*dec).clone(), BTreeMap::new()));
         }
         if day.rebalance && fill_date.is_some() {
-            out.rebalance_days += 1;
+            out.rebalance_dates.push(date);
             sim.quotes = fill_prices.clone();
             for o in &day.orders {
                 let id =
@@ -174,6 +179,13 @@ pub fn run(
                     let price = f.avg_fill_price.unwrap_or(0.0);
                     if f.status == OrderStatus::Filled {
                         traded_cents += crate::money::notional_cents(f.filled_qty, price);
+                        activity.record(&crate::risk::activity::FillEvent {
+                            date: fill_date.unwrap_or(date),
+                            symbol: f.symbol.clone(),
+                            side: f.side,
+                            qty: f.filled_qty,
+                            price,
+                        });
                     }
                     out.fills.push(FillRow {
                         date: fill_date.unwrap_or(date),
@@ -217,6 +229,7 @@ pub fn run(
             },
         });
         equity_hist.push((date, equity));
+        peak = Some(peak.map_or(equity, |p: f64| p.max(equity)));
     }
     let initial = crate::money::dollars(spec.initial_cents);
     out.metrics = metrics::compute(&equity_hist, initial, spec.risk_free);

@@ -40,6 +40,8 @@ pub enum Command {
     DryRun(DryRunArgs),
     /// Run the strategy over history through the same decision and order code.
     Backtest(BacktestArgs),
+    /// Current ES, VaR, drawdown tier and each rule's headroom (read-only).
+    Risk(RiskArgs),
     /// System health; exit 3 when a check needs a person.
     Health,
 }
@@ -91,6 +93,13 @@ pub struct DryRunArgs {
     /// Run without a passed preflight (for experiments; recorded as such).
     #[arg(long)]
     pub skip_preflight: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RiskArgs {
+    /// Show this trading date instead of today (or the last session).
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -145,3 +145,50 @@ pub fn append(
     };
     write_frame(path, &mut combined)
 }
+
+/// The executed fills of a fills ledger (`date, symbol, side, qty, price, status`), oldest
+/// first, for the compliance rules' activity. Rows with status other than `filled` or
+/// `partially_filled` are skipped; a malformed row is an error naming its row and field.
+pub fn read_fills(path: &Path) -> Result<Vec<crate::risk::activity::FillEvent>, LedgerError> {
+    use crate::model::Side;
+    use crate::risk::activity::FillEvent;
+    let Some(df) = read(path)? else {
+        return Ok(Vec::new());
+    };
+    let col = |name: &str| df.column(name).map_err(|e| err(path, e));
+    let dates = col("date")?.date().map_err(|e| err(path, e))?.clone();
+    let symbols = col("symbol")?.str().map_err(|e| err(path, e))?.clone();
+    let sides = col("side")?.str().map_err(|e| err(path, e))?.clone();
+    let qtys = col("qty")?.i64().map_err(|e| err(path, e))?.clone();
+    let prices = col("price")?.f64().map_err(|e| err(path, e))?.clone();
+    let status = col("status")?.str().map_err(|e| err(path, e))?.clone();
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        if !matches!(status.get(i), Some("filled" | "partially_filled")) {
+            continue;
+        }
+        let bad = |field: &str, v: String| err(path, format!("row {i}: {field} = {v}: unusable"));
+        let side = match sides.get(i) {
+            Some("buy") => Side::Buy,
+            Some("sell") => Side::Sell,
+            v => return Err(bad("side", format!("{v:?}"))),
+        };
+        let date = dates
+            .physical()
+            .get(i)
+            .map(from_days)
+            .ok_or_else(|| bad("date", "null".into()))?;
+        out.push(FillEvent {
+            date,
+            symbol: symbols
+                .get(i)
+                .ok_or_else(|| bad("symbol", "null".into()))?
+                .to_string(),
+            side,
+            qty: qtys.get(i).ok_or_else(|| bad("qty", "null".into()))?,
+            price: prices.get(i).ok_or_else(|| bad("price", "null".into()))?,
+        });
+    }
+    out.sort_by_key(|f| f.date);
+    Ok(out)
+}

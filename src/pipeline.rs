@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::model::OrderIntent;
 use crate::portfolio::{self, CostModel, Gate, Holdings, Plan};
+use crate::risk::activity::Activity;
 use crate::risk::{self, RiskConfig, RiskContext, RuleOutcome};
 use crate::strategy::{Decision, History};
 
@@ -38,8 +39,12 @@ pub struct DayInputs<'a> {
     pub trade_prices: &'a BTreeMap<String, f64>,
     pub last_targets: Option<&'a BTreeMap<String, f64>>,
     pub history: &'a History,
-    pub equity_history: &'a [(NaiveDate, f64)],
+    /// Highest end-of-day equity recorded before the date, and the previous close's equity.
+    pub equity_peak: Option<f64>,
+    pub previous_close_equity: Option<f64>,
     pub orders_already_today: usize,
+    /// Past fills' activity (loss sales, day trades) for the compliance rules.
+    pub activity: &'a Activity,
 }
 
 /// The day's plan.
@@ -142,10 +147,15 @@ pub fn build_risk_context(cfg: &PipelineConfig, rc: &RiskConfig, inp: &DayInputs
         prices: inp.valuation_prices.clone(),
         returns,
         adv20,
-        equity_history: inp.equity_history.to_vec(),
-        previous_close_equity: inp.equity_history.last().map(|e| e.1),
-        day_trades: Vec::new(),
-        recent_loss_sales: Vec::new(),
+        equity_peak: inp.equity_peak,
+        previous_close_equity: inp.previous_close_equity,
+        // The rules filter by their own windows; these cut-offs only bound the copies.
+        day_trades: inp
+            .activity
+            .day_trades_since(inp.date - chrono::Days::new(14)),
+        recent_loss_sales: inp.activity.loss_sales_since(
+            inp.date - chrono::Days::new(u64::from(rc.wash_sale_warning.lookback_days) + 1),
+        ),
         stale_symbols: cfg.stale_symbols.clone(),
         corporate_action_symbols: cfg.corporate_action_symbols.clone(),
         orders_already_today: inp.orders_already_today,

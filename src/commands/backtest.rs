@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::Ctx;
-use crate::backtest::{self, Fill, Outcome, Spec};
+use crate::backtest::{self, Fill, FillRow, Outcome, Spec};
 use crate::cli::{BacktestArgs, FillArg};
 use crate::data::{history, store::BarStore};
 use crate::exit::{Exit, ExitError};
@@ -147,7 +147,9 @@ fn print_summary(s: &Summary, out: &Outcome, no_risk: bool) {
     println!("  volatility     {:>13.2}%", s.volatility * 100.0);
     println!(
         "  trades         {:>14}   on {} rebalance day(s), turnover {:.2}/yr",
-        s.trades, out.rebalance_days, s.turnover
+        s.trades,
+        out.rebalance_dates.len(),
+        s.turnover
     );
     println!(
         "  cell days      1:{} 2:{} 3:{} 4:{} 5:{} 6:{}",
@@ -176,42 +178,7 @@ fn write_outputs(dir: &Path, out: &Outcome, tradables: &[String]) -> Result<()> 
             .map(|o| (o.date, o.client_order_id.clone(), &o.order)),
     );
     ledger::write(&dir.join("orders.parquet"), &t)?;
-    t = Table::default();
-    t.push(
-        "date",
-        Col::Date(out.fills.iter().map(|f| f.date).collect()),
-    )
-    .push(
-        "client_order_id",
-        Col::Str(
-            out.fills
-                .iter()
-                .map(|f| f.client_order_id.clone())
-                .collect(),
-        ),
-    )
-    .push(
-        "symbol",
-        Col::Str(out.fills.iter().map(|f| f.symbol.clone()).collect()),
-    )
-    .push(
-        "side",
-        Col::Str(out.fills.iter().map(|f| f.side.as_str().into()).collect()),
-    )
-    .push("qty", Col::I64(out.fills.iter().map(|f| f.qty).collect()))
-    .push(
-        "price",
-        Col::F64(out.fills.iter().map(|f| Some(f.price)).collect()),
-    )
-    .push(
-        "commission",
-        Col::F64(out.fills.iter().map(|f| Some(f.commission)).collect()),
-    )
-    .push(
-        "status",
-        Col::Str(out.fills.iter().map(|f| f.status.clone()).collect()),
-    );
-    ledger::write(&dir.join("fills.parquet"), &t)?;
+    ledger::write(&dir.join("fills.parquet"), &fills_table(&out.fills))?;
     t = Table::default();
     t.push(
         "date",
@@ -245,4 +212,37 @@ fn write_outputs(dir: &Path, out: &Outcome, tradables: &[String]) -> Result<()> 
         &super::dry_run::risk_table(rows.iter().map(|(d, o)| (*d, o))),
     )?;
     Ok(())
+}
+
+/// The fills table (`date, client_order_id, symbol, side, qty, price, commission, status`),
+/// the shape `ledger::read_fills` reads back.
+pub fn fills_table(fills: &[FillRow]) -> Table {
+    let mut t = Table::default();
+    t.push("date", Col::Date(fills.iter().map(|f| f.date).collect()))
+        .push(
+            "client_order_id",
+            Col::Str(fills.iter().map(|f| f.client_order_id.clone()).collect()),
+        )
+        .push(
+            "symbol",
+            Col::Str(fills.iter().map(|f| f.symbol.clone()).collect()),
+        )
+        .push(
+            "side",
+            Col::Str(fills.iter().map(|f| f.side.as_str().into()).collect()),
+        )
+        .push("qty", Col::I64(fills.iter().map(|f| f.qty).collect()))
+        .push(
+            "price",
+            Col::F64(fills.iter().map(|f| Some(f.price)).collect()),
+        )
+        .push(
+            "commission",
+            Col::F64(fills.iter().map(|f| Some(f.commission)).collect()),
+        )
+        .push(
+            "status",
+            Col::Str(fills.iter().map(|f| f.status.clone()).collect()),
+        );
+    t
 }

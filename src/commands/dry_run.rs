@@ -5,24 +5,22 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::broker::sim::SimBroker;
-use crate::broker::{Broker, ClientOrderId};
+use crate::broker::ClientOrderId;
 use crate::cli::DryRunArgs;
 use crate::config::Config;
-use crate::data::{history, store::BarStore};
-use crate::exit::{Exit, ExitError};
+use crate::exit::Exit;
 use crate::ledger::{self, Col, Table};
 use crate::model::OrderIntent;
-use crate::pipeline::{self, DayInputs, DayPlan, PipelineConfig};
-use crate::portfolio::{CostModel, Holdings};
+use crate::pipeline::{self, DayPlan, PipelineConfig};
+use crate::portfolio::CostModel;
 use crate::risk::RuleOutcome;
 use crate::state::{AccountSnapshot, JobRecord, JobResult, RegimeSummary, TargetRecord};
-use crate::strategy::{Decision, Strategy};
+use crate::strategy::Decision;
 
 /// Tag of the flagship strategy in client order ids.
 pub const STRATEGY_TAG: &str = "hav35b";
@@ -81,83 +79,17 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     } else {
         ctx.log.warn(&format!("dry-run for {date} runs WITHOUT a passed preflight (--skip-preflight); recorded as such"));
     }
-    let strategy = cfg.strategy_impl();
-    let store = BarStore::new(&cfg.paths.bars_dir);
-    let hist = history::load(
-        &store,
-        &strategy.required_symbols(),
-        cfg.strategy.price_field,
-        cfg.strategy.history_start,
-        Some(date),
-    )
-    .context("loading bars")?;
-    let decisions = strategy.decide_all(&hist).context("running the strategy")?;
-    let signal = &cfg.strategy.params.signal_symbol;
-    let Some(decision) = decisions.iter().rev().find(|d| d.date == date) else {
-        return Err(ExitError::new(
-            Exit::Blocked,
-            format!(
-                "no {signal} bar for {date} in {}: run `trader fetch` first",
-                store.dir.display()
-            ),
-        )
-        .into());
-    };
+    let d = super::daily::load(ctx, &job.state, date, true)?;
     let pcfg = pipeline_config(cfg, true);
-    let (mut sim, created) = SimBroker::open(
-        &cfg.paths.state_dir.join("sim"),
-        crate::money::cents(cfg.account.initial_capital),
-        pcfg.cost,
-    )?;
-    if created {
-        ctx.log.info(&format!(
-            "created the simulated account with {:.2} cash",
-            cfg.account.initial_capital
-        ));
-    }
-    let tradables = strategy.tradable_symbols();
-    let closes: BTreeMap<String, f64> = tradables
-        .iter()
-        .filter_map(|s| hist.last_close(s, date).map(|c| (s.clone(), c)))
-        .collect();
-    sim.quotes = closes.clone();
-    let holdings = Holdings {
-        cash_cents: sim.account()?.cash_cents,
-        positions: sim.positions()?,
-    };
-    let equity_hist: Vec<(NaiveDate, f64)> = job
-        .state
-        .equity_history
-        .iter()
-        .filter(|p| p.date < date)
-        .map(|p| (p.date, p.equity))
-        .collect();
-    let last_targets = job
-        .state
-        .last_targets
-        .as_ref()
-        .filter(|t| t.date < date)
-        .map(|t| t.weights.clone());
-    let day = pipeline::decide_day(
-        &pcfg,
-        &DayInputs {
-            date,
-            decision,
-            holdings: &holdings,
-            valuation_prices: &closes,
-            trade_prices: &closes,
-            last_targets: last_targets.as_ref(),
-            history: &hist,
-            equity_history: &equity_hist,
-            orders_already_today: 0,
-        },
-    );
-    let equity_cents = holdings.equity_cents(&closes);
-    write_ledgers(ctx, date, decision, &day, &tradables, args.force)?;
+    let day = pipeline::decide_day(&pcfg, &d.inputs());
+    let decision = &d.decision;
+    let holdings = &d.holdings;
+    let equity_cents = d.equity_cents();
+    write_ledgers(ctx, date, decision, &day, &d.tradables, args.force)?;
     let st = &mut job.state;
     st.account = Some(AccountSnapshot {
         as_of: date,
-        broker: sim.name().into(),
+        broker: d.broker.clone(),
         cash_cents: holdings.cash_cents,
         positions: holdings.positions.clone(),
         equity_cents,

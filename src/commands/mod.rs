@@ -3,11 +3,13 @@
 //! state loading, the kill-switch notice.
 
 pub mod backtest;
+mod daily;
 pub mod dry_run;
 pub mod fetch;
 mod fetch_remote;
 pub mod health;
 pub mod preflight;
+pub mod risk;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -71,6 +73,7 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Preflight(_) => "preflight",
         Command::DryRun(_) => "dry-run",
         Command::Backtest(_) => "backtest",
+        Command::Risk(_) => "risk",
         Command::Health => "health",
     }
 }
@@ -111,6 +114,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Preflight(a) => preflight::run(&ctx, a),
         Command::DryRun(a) => dry_run::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
+        Command::Risk(a) => risk::run(&ctx, a),
         Command::Health => health::run(cli),
     }
 }

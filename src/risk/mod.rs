@@ -42,6 +42,7 @@
 //! that could not be measured is NaN (serialised as `null` in JSON). Comparisons allow 1e-9
 //! relative (plus 1e-12 absolute) slack so float noise never flips a verdict: a value exactly at its limit passes.
 
+pub mod activity;
 pub mod config;
 pub mod es;
 mod es_rule;
@@ -172,8 +173,8 @@ pub struct RiskContext {
     pub returns: BTreeMap<String, Vec<f64>>,
     /// 20-day average daily volume in shares.
     pub adv20: BTreeMap<String, f64>,
-    /// Recorded end-of-day equity, oldest first.
-    pub equity_history: Vec<(NaiveDate, f64)>,
+    /// Highest recorded end-of-day equity before today (the drawdown budget's peak).
+    pub equity_peak: Option<f64>,
     /// Equity at the previous close.
     pub previous_close_equity: Option<f64>,
     /// Dates of past day trades (one entry per day trade).

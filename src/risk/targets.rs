@@ -248,14 +248,13 @@ pub struct DrawdownState {
     pub exposure: f64,
 }
 
-/// Drawdown of `ctx.equity` from the peak of `ctx.equity_history` ∪ {`ctx.equity`}; the active
+/// Drawdown of `ctx.equity` from the peak of `ctx.equity_peak` and `ctx.equity`; the active
 /// tier is the deepest one whose `drawdown_pct` is strictly exceeded.
 pub fn drawdown_state(cfg: &DrawdownCfg, ctx: &RiskContext) -> DrawdownState {
     let ok = |v: f64| v.is_finite() && v > 0.0;
     let peak = ctx
-        .equity_history
-        .iter()
-        .map(|(_, e)| *e)
+        .equity_peak
+        .into_iter()
         .chain([ctx.equity])
         .filter(|e| ok(*e))
         .fold(0.0, f64::max);

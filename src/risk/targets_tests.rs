@@ -1,6 +1,6 @@
 //! Phase-1 rules at their boundaries (just under, at, just over the limit).
 
-use super::super::tests::{close, ctx, day, fat, w};
+use super::super::tests::{close, ctx, fat, w};
 use super::super::{RiskConfig, Verdict, check_targets, es, rule};
 use super::*;
 
@@ -134,7 +134,7 @@ fn drawdown_tiers_along_an_equity_path() {
     // Peak 100 → 95 → 89 → 79 → recovery to 92, plus the exact tier boundaries.
     let cfg = only(rule::DRAWDOWN_BUDGET);
     let mut c = ctx();
-    c.equity_history = vec![(day(2026, 3, 2), 90.0), (day(2026, 3, 3), 100.0)];
+    c.equity_peak = Some(100.0);
     let path = [
         (100.0, None, 1.0),
         (95.0, None, 1.0),
@@ -146,7 +146,7 @@ fn drawdown_tiers_along_an_equity_path() {
         (79.0, Some(1), 0.0),
         (92.0, None, 1.0), // recovery
     ];
-    for (i, (eq, tier, exposure)) in path.into_iter().enumerate() {
+    for (eq, tier, exposure) in path {
         c.equity = eq;
         let st = drawdown_state(&cfg.drawdown_budget, &c);
         assert_eq!(st.tier, tier, "equity {eq}");
@@ -161,7 +161,7 @@ fn drawdown_tiers_along_an_equity_path() {
             Verdict::Pass
         };
         assert_eq!(verdict_of(&r.outcomes, rule::DRAWDOWN_BUDGET), [v]);
-        c.equity_history.push((day(2026, 3, 4 + i as u32), eq));
+        c.equity_peak = c.equity_peak.map(|p| p.max(eq));
     }
     // A new high resets the peak.
     c.equity = 110.0;

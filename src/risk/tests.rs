@@ -132,7 +132,7 @@ fn drawdown_runs_before_es_so_es_sees_the_scaled_book() {
     cfg.expected_shortfall.limit_pct = 4.0;
     let mut c = ctx();
     c.returns.insert("A".into(), fat(78));
-    c.equity_history = vec![(day(2026, 3, 9), 100_000.0)];
+    c.equity_peak = Some(100_000.0);
     c.equity = 89_000.0;
     let r = check_targets(&cfg, &c, &w(&[("A", 1.0)]));
     assert!(close(r.adjusted["A"], 0.5), "{:?}", r.adjusted);
@@ -199,7 +199,7 @@ fn outcomes_serialise_with_nan_as_null() {
 fn snapshot_reports_all_estimators_and_headroom() {
     let mut c = ctx();
     c.returns.insert("A".into(), fat(78));
-    c.equity_history = vec![(day(2026, 3, 9), 100_000.0)];
+    c.equity_peak = Some(100_000.0);
     c.equity = 95_000.0;
     c.previous_close_equity = Some(100_000.0);
     let s = risk_snapshot(&RiskConfig::default(), &c, &w(&[("A", 1.0)]));

@@ -10,7 +10,14 @@ fn help_lists_only_working_subcommands() {
         .output()
         .expect("run");
     let s = stdout(&out);
-    for c in ["fetch", "preflight", "dry-run", "backtest", "health"] {
+    for c in [
+        "fetch",
+        "preflight",
+        "dry-run",
+        "backtest",
+        "risk",
+        "health",
+    ] {
         assert!(s.contains(c), "{c} missing from --help");
     }
     for absent in ["paper", "live", "emergency-exit", "eod", "validate"] {
@@ -163,4 +170,65 @@ fn golden_master_backtest_2010_2026() {
     );
     assert!((v["benchmark"]["cagr"].as_f64().expect("b") - 0.1782).abs() < 0.0005);
     assert!((v["benchmark"]["max_drawdown"].as_f64().expect("b") + 0.3562).abs() < 0.0005);
+}
+
+#[test]
+fn risk_shows_es_drawdown_and_headroom_without_writing() {
+    let sb = Sandbox::with_sample("");
+    let out = sb.run(&["--json", "risk", "--date", "2026-05-01"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    // A fresh simulated account is all cash: no risk in the book.
+    assert_eq!(v["book"]["es_hist"].as_f64(), Some(0.0), "{v}");
+    assert_eq!(v["book"]["drawdown"].as_f64(), Some(0.0));
+    let t = &v["target"];
+    for k in [
+        "es_hist",
+        "es_normal",
+        "es_cf",
+        "var_hist",
+        "var_normal",
+        "var_cf",
+    ] {
+        let x = t[k].as_f64().expect(k);
+        assert!(x > 0.0 && x < 100.0, "{k} = {x}");
+    }
+    assert!(t["es_hist"].as_f64() >= t["var_hist"].as_f64(), "ES ≥ VaR");
+    assert_eq!(t["observations"].as_u64(), Some(500));
+    let es = t["headroom"]
+        .as_array()
+        .expect("headroom")
+        .iter()
+        .find(|h| h["rule"] == "expected_shortfall")
+        .expect("es rule");
+    let (value, limit) = (
+        es["value"].as_f64().expect("v"),
+        es["limit"].as_f64().expect("l"),
+    );
+    assert_eq!(es["headroom"].as_f64(), Some(limit - value));
+    assert_eq!(
+        value,
+        t["es_hist"].as_f64().expect("es"),
+        "historical by default"
+    );
+    assert!(
+        !sb.path().join("state/state.json").exists(),
+        "risk is read-only"
+    );
+    let out = sb.run(&["risk", "--date", "2026-05-02"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("--date 2026-05-02: not a trading day"),
+        "{}",
+        stderr(&out)
+    );
+    // On a Saturday it shows the last session.
+    let out = sb.run_at("2026-05-02T15:00:00Z", &["risk"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("risk 2026-05-01"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("ES  historical"));
 }

@@ -9,5 +9,6 @@ mod fetch_sources;
 mod golden_cells;
 mod http_double;
 mod lock_race;
+mod replay;
 mod state_crash;
 mod store_import;

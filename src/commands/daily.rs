@@ -1,0 +1,134 @@
+//! What the daily jobs (`dry-run`, `risk`, and next `paper`/`live`) read before deciding a
+//! trading date: bars up to the date, the strategy's decision for it, the account, the equity
+//! peak and the fills activity. One loader, so every job sees the day the same way.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+
+use super::Ctx;
+use crate::broker::Broker;
+use crate::broker::sim::SimBroker;
+use crate::data::{history, store::BarStore};
+use crate::exit::{Exit, ExitError};
+use crate::pipeline::DayInputs;
+use crate::portfolio::Holdings;
+use crate::risk::activity::Activity;
+use crate::state::State;
+use crate::strategy::{Decision, History, Strategy};
+
+/// The day as the decision path sees it.
+pub struct Day {
+    pub date: NaiveDate,
+    pub history: History,
+    pub decision: Decision,
+    pub tradables: Vec<String>,
+    /// Last close on or before the date of every tradable.
+    pub closes: BTreeMap<String, f64>,
+    pub holdings: Holdings,
+    /// Name of the account's broker.
+    pub broker: String,
+    pub equity_peak: Option<f64>,
+    pub previous_close_equity: Option<f64>,
+    pub last_targets: Option<BTreeMap<String, f64>>,
+    pub activity: Activity,
+}
+
+/// Load the day. `persist_account` creates the simulated account on first use (the jobs
+/// that record); read-only commands pass false and see the initial capital instead.
+pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) -> Result<Day> {
+    let cfg = &ctx.config;
+    let strategy = cfg.strategy_impl();
+    let store = BarStore::new(&cfg.paths.bars_dir);
+    let hist = history::load(
+        &store,
+        &strategy.required_symbols(),
+        cfg.strategy.price_field,
+        cfg.strategy.history_start,
+        Some(date),
+    )
+    .context("loading bars")?;
+    let decisions = strategy.decide_all(&hist).context("running the strategy")?;
+    let signal = &cfg.strategy.params.signal_symbol;
+    let Some(decision) = decisions.into_iter().rev().find(|d| d.date == date) else {
+        return Err(ExitError::new(
+            Exit::Blocked,
+            format!(
+                "no {signal} bar for {date} in {}: run `trader fetch` first",
+                store.dir.display()
+            ),
+        )
+        .into());
+    };
+    let cost = super::dry_run::pipeline_config(cfg, false).cost;
+    let initial = crate::money::cents(cfg.account.initial_capital);
+    let sim_dir = cfg.paths.state_dir.join("sim");
+    let mut sim = if persist_account || sim_dir.join("account.json").exists() {
+        let (sim, created) = SimBroker::open(&sim_dir, initial, cost)?;
+        if created {
+            ctx.log.info(&format!(
+                "created the simulated account with {:.2} cash",
+                cfg.account.initial_capital
+            ));
+        }
+        sim
+    } else {
+        SimBroker::in_memory(initial, cost)
+    };
+    let tradables = strategy.tradable_symbols();
+    let closes: BTreeMap<String, f64> = tradables
+        .iter()
+        .filter_map(|s| hist.last_close(s, date).map(|c| (s.clone(), c)))
+        .collect();
+    let holdings = Holdings {
+        cash_cents: sim.account()?.cash_cents,
+        positions: sim.positions()?,
+    };
+    let before = || state.equity_history.iter().filter(|p| p.date < date);
+    let last_targets = state
+        .last_targets
+        .as_ref()
+        .filter(|t| t.date < date)
+        .map(|t| t.weights.clone());
+    // Fills come from the paper/live fills ledger; a dry-run account has none of its own.
+    let fills = crate::ledger::read_fills(&cfg.paths.ledger_dir.join("fills.parquet"))
+        .context("reading the fills ledger")?;
+    Ok(Day {
+        date,
+        history: hist,
+        decision,
+        tradables,
+        closes,
+        holdings,
+        broker: sim.name().to_string(),
+        equity_peak: before().map(|p| p.equity).reduce(f64::max),
+        previous_close_equity: before().next_back().map(|p| p.equity),
+        last_targets,
+        activity: Activity::from_fills(fills.iter().filter(|f| f.date < date)),
+    })
+}
+
+impl Day {
+    /// The decision path's inputs, trading at the day's closes.
+    pub fn inputs(&self) -> DayInputs<'_> {
+        DayInputs {
+            date: self.date,
+            decision: &self.decision,
+            holdings: &self.holdings,
+            valuation_prices: &self.closes,
+            trade_prices: &self.closes,
+            last_targets: self.last_targets.as_ref(),
+            history: &self.history,
+            equity_peak: self.equity_peak,
+            previous_close_equity: self.previous_close_equity,
+            orders_already_today: 0,
+            activity: &self.activity,
+        }
+    }
+
+    /// Equity at the day's closes, in cents.
+    pub fn equity_cents(&self) -> i64 {
+        self.holdings.equity_cents(&self.closes)
+    }
+}
