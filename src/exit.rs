@@ -73,12 +73,13 @@ pub fn classify(err: &anyhow::Error) -> Exit {
             return Exit::Locked;
         }
         // A source that failed after retries, or answered with unusable data: either way
-        // the data source did not deliver, and the store was left as it was.
-        if cause
-            .downcast_ref::<crate::data::http::FetchError>()
-            .is_some()
-        {
-            return Exit::Unavailable;
+        // the data source did not deliver, and the store was left as it was. A bad transport
+        // setting (e.g. `http.max_attempts: 0`) is the config's fault, not the source's.
+        if let Some(e) = cause.downcast_ref::<crate::data::http::FetchError>() {
+            return match e {
+                crate::data::http::FetchError::Config { .. } => Exit::Usage,
+                _ => Exit::Unavailable,
+            };
         }
     }
     Exit::Unexpected

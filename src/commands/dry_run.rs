@@ -119,7 +119,7 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
             job: "dry-run".into(),
             phase: Some(cfg.phase),
             started_at: ctx.now,
-            finished_at: chrono::Utc::now(),
+            finished_at: ctx.clock(),
             result: JobResult::Ok,
             detail: detail.clone(),
             skipped_preflight: args.skip_preflight,

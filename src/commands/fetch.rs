@@ -41,6 +41,10 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
         Some(SourceArg::Yahoo) => DataSource::Yahoo,
         None => ctx.config.data.source,
     };
+    // Missing keys are a configuration error: report it before the lock or the state is touched.
+    if source == DataSource::Alpaca {
+        super::fetch_remote::alpaca_keys(ctx)?;
+    }
     let mut job = super::open_job(ctx, "fetch")?;
     ctx.report_kill_switch();
     let bar_store = BarStore::new(&ctx.config.paths.bars_dir);
@@ -115,7 +119,7 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
             job: "fetch".into(),
             phase: None,
             started_at: ctx.now,
-            finished_at: chrono::Utc::now(),
+            finished_at: ctx.clock(),
             result: JobResult::Ok,
             detail: detail.clone(),
             skipped_preflight: false,

@@ -67,13 +67,9 @@ pub fn download(
     let mut bars = match source {
         DataSource::Alpaca => {
             let mut a = cfg.data.alpaca.clone();
-            let key = ctx.secrets.get("APCA_API_KEY_ID");
-            let secret = ctx.secrets.get("APCA_API_SECRET_KEY");
-            let (Some(k), Some(s)) = (key, secret) else {
-                return Err(ExitError::new(Exit::Usage, "alpaca needs APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment or the env file").into());
-            };
-            a.key_id = Some(Secret::new(k));
-            a.secret = Some(Secret::new(s));
+            let (k, s) = alpaca_keys(ctx)?;
+            a.key_id = Some(k);
+            a.secret = Some(s);
             let mut got =
                 alpaca::fetch_daily_bars_with_progress(&a, &symbols, start, end, &progress)
                     .context("downloading bars from alpaca (the store is unchanged)")?
@@ -109,4 +105,29 @@ pub fn download(
         v.sort_by_key(|b| b.date);
     }
     Ok(bars)
+}
+
+/// The Alpaca key pair from the environment or the env file; the error names exactly the
+/// variables that are missing.
+pub fn alpaca_keys(ctx: &Ctx) -> Result<(Secret, Secret)> {
+    let names = ["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"];
+    match names.map(|n| ctx.secrets.get(n)) {
+        [Some(k), Some(s)] => Ok((Secret::new(k), Secret::new(s))),
+        values => {
+            let missing: Vec<&str> = names
+                .iter()
+                .zip(&values)
+                .filter(|(_, v)| v.is_none())
+                .map(|(n, _)| *n)
+                .collect();
+            Err(ExitError::new(
+                Exit::Usage,
+                format!(
+                    "alpaca needs {} in the environment or the env file (nothing was fetched or written)",
+                    missing.join(" and ")
+                ),
+            )
+            .into())
+        }
+    }
 }

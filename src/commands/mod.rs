@@ -29,9 +29,17 @@ pub struct Ctx {
     pub log: Logger,
     /// The instant the job runs at (`TRADER_NOW` overrides it for replays and tests).
     pub now: DateTime<Utc>,
+    /// When the process started, to advance `now` consistently.
+    pub started: std::time::Instant,
 }
 
 impl Ctx {
+    /// `now` advanced by the time the job has run: finish times stay on the job's clock, so a
+    /// replay at `TRADER_NOW` records times comparable with its other times.
+    pub fn clock(&self) -> DateTime<Utc> {
+        self.now + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+
     /// The New York trading date of `now`.
     pub fn today(&self) -> NaiveDate {
         crate::calendar::trading_date_of(self.now)
@@ -108,6 +116,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         json: cli.json,
         log,
         now: now()?,
+        started: std::time::Instant::now(),
     };
     match &cli.command {
         Command::Fetch(a) => fetch::run(&ctx, a),

@@ -4,16 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::Ctx;
+use crate::broker::sim::SimBroker;
 use crate::cli::PreflightArgs;
 use crate::data::quality::{self, QualityRules};
 use crate::data::store::BarStore;
 use crate::exit::{Exit, ExitError};
 use crate::ledger::{self, Col, Table};
+use crate::state::store::Loaded;
 use crate::state::{JobRecord, JobResult, State};
 
 /// One gate.
@@ -102,12 +104,18 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
         ),
     ));
     gates.push(secrets_gate(ctx));
-    gates.push(gate(
-        "broker",
-        true,
-        "sim: the built-in simulator is always reachable",
-    ));
-    let state_problems = job.state.check();
+    gates.push(broker_gate(ctx));
+    let mut state_problems = job.state.check();
+    // A loaded state always passes `check` (loading enforces it): an invalid state.json is
+    // replaced by the newest valid backup, which may miss the latest runs. `health` calls
+    // that critical; so does this gate. The file is not rewritten until the save below.
+    if let Ok(Loaded::Recovered { from, problem, .. }) = job.store.load() {
+        state_problems.push(format!(
+            "{} is unusable ({problem}); continued from backup {}",
+            job.store.path.display(),
+            from.display()
+        ));
+    }
     gates.push(gate(
         "state",
         state_problems.is_empty(),
@@ -150,7 +158,7 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
             job: "preflight".into(),
             phase: Some(cfg.phase),
             started_at: ctx.now,
-            finished_at: chrono::Utc::now(),
+            finished_at: ctx.clock(),
             result: if pass {
                 JobResult::Ok
             } else {
@@ -188,10 +196,17 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
     let cfg = &ctx.config;
     let store = BarStore::new(&cfg.paths.bars_dir);
     let mut bars = BTreeMap::new();
+    // A file the store refuses (unreadable, dates out of order, duplicates) fails the data
+    // gates with the store's message instead of stopping the preflight unrecorded.
+    let mut unreadable = Vec::new();
     for sym in cfg.universe() {
-        let b = store
-            .read(&sym)
-            .with_context(|| format!("reading bars of {sym}"))?;
+        let b = match store.read(&sym) {
+            Ok(b) => b,
+            Err(e) => {
+                unreadable.push(format!("{sym} unreadable: {e}"));
+                None
+            }
+        };
         // Bars after the checked date are ignored so replays judge the data as it was.
         bars.insert(
             sym,
@@ -237,16 +252,28 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
     if !provisional_today.is_empty() {
         let fetched_at = state.job(date, "fetch").map(|r| r.finished_at);
         let max = cfg.data.provisional_max_age_minutes as i64;
-        let fresh = fetched_at.is_some_and(|t| (ctx.now - t).num_minutes() <= max);
+        let age = fetched_at.map(|t| (ctx.now - t).num_minutes());
+        // A fetch recorded after this check's time (a replay against a later fetch) is no
+        // evidence of freshness at this time.
+        let fresh = age.is_some_and(|a| (0..=max).contains(&a));
+        let syms = list(
+            &provisional_today
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        );
         gates.push(gate(
             "freshness",
             fresh,
-            match fetched_at {
-                Some(t) => format!(
-                    "provisional bars fetched {} min ago (limit {max})",
-                    (ctx.now - t).num_minutes()
+            match (fetched_at, age) {
+                (Some(t), Some(a)) if a < 0 => format!(
+                    "provisional bars of {syms} fetched at {}, after this check's time",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 ),
-                None => "provisional bars with no fetch recorded today".into(),
+                (Some(_), Some(a)) => {
+                    format!("provisional bars of {syms} fetched {a} min ago (limit {max})")
+                }
+                _ => format!("provisional bars of {syms} with no fetch recorded for {date}"),
             },
         ));
     }
@@ -260,6 +287,7 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
             )
         })
         .map(|f| format!("{} {}: {}", f.symbol, f.check, f.detail))
+        .chain(unreadable)
         .collect();
     gates.push(gate(
         "data_quality",
@@ -295,6 +323,65 @@ fn list(items: &[String]) -> String {
         s.push(format!("… {} more", items.len() - 5));
     }
     s.join("; ")
+}
+
+/// The built-in simulator is always reachable; its persistent account must be readable and sane.
+fn broker_gate(ctx: &Ctx) -> Gate {
+    use crate::broker::Broker;
+    let cfg = &ctx.config;
+    let dir = cfg.paths.state_dir.join("sim");
+    if !dir.join("account.json").exists() {
+        return gate(
+            "broker",
+            true,
+            format!(
+                "sim: no account yet; the first run creates it with {:.2}",
+                cfg.account.initial_capital
+            ),
+        );
+    }
+    let cost = super::dry_run::pipeline_config(cfg, false).cost;
+    let opened = SimBroker::open(&dir, 0, cost).and_then(|(mut sim, _)| {
+        let cash = sim.account()?.cash_cents;
+        let positions = sim.positions()?;
+        Ok((cash, positions))
+    });
+    match opened {
+        Ok((cash, positions)) => {
+            let bad: Vec<String> = positions
+                .iter()
+                .filter(|(_, q)| **q < 0)
+                .map(|(s, q)| format!("{s} = {q}"))
+                .collect();
+            if cash < 0 || !bad.is_empty() {
+                gate(
+                    "broker",
+                    false,
+                    format!(
+                        "sim: {}: cash {:.2}, positions {}: must be >= 0",
+                        dir.join("account.json").display(),
+                        crate::money::dollars(cash),
+                        if bad.is_empty() {
+                            "ok".into()
+                        } else {
+                            bad.join(", ")
+                        }
+                    ),
+                )
+            } else {
+                gate(
+                    "broker",
+                    true,
+                    format!(
+                        "sim: account readable, cash {:.2}, {} position(s)",
+                        crate::money::dollars(cash),
+                        positions.len()
+                    ),
+                )
+            }
+        }
+        Err(e) => gate("broker", false, e.to_string()),
+    }
 }
 
 fn secrets_gate(ctx: &Ctx) -> Gate {

@@ -66,10 +66,18 @@ fn state_survives_200_random_sigkills() {
                 }
             }
         });
+        // Wait until this child has saved at least once (process start-up can take long on a
+        // loaded machine), then kill it at a random moment of its save loop.
+        let started = std::time::Instant::now();
+        while *seen.lock().expect("lock") <= last_seen
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        std::thread::sleep(Duration::from_micros(2_000 + rng % 25_000));
+        std::thread::sleep(Duration::from_micros(rng % 20_000));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
         reader.join().expect("reader");

@@ -1,5 +1,5 @@
 //! CSV import into the bar store: bad rows are named `file:line: reason` and nothing is
-//! half-imported; the parquet files are readable by pyarrow.
+//! half-imported; the parquet files (bars and ledgers) are readable by pyarrow and DuckDB.
 
 use crate::common::{Sandbox, code, stderr, stdout};
 
@@ -112,4 +112,55 @@ fn import_merges_and_parquet_reads_back_with_pyarrow() {
         Ok(o) => panic!("pyarrow failed: {}", String::from_utf8_lossy(&o.stderr)),
         Err(_) => eprintln!("skipped: python3 is not installed"),
     }
+}
+
+/// Run a Python snippet; `None` (test skipped) when Python or `module` is not installed.
+fn python(module: &str, code: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named") => {
+            eprintln!("skipped: {module} is not installed");
+            None
+        }
+        Ok(o) => panic!("{module} failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => {
+            eprintln!("skipped: python3 is not installed");
+            None
+        }
+    }
+}
+
+#[test]
+fn bars_and_ledgers_read_back_with_duckdb() {
+    let sb = Sandbox::with_sample("");
+    let out = sb.run(&["dry-run", "--date", "2026-05-01", "--skip-preflight"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let bars = sb.path().join("bars/QQQ.parquet");
+    let ledger = sb.path().join("ledger/decisions.parquet");
+    let q = "import sys, duckdb\n\
+        c = duckdb.connect()\n\
+        b = c.execute(f\"select count(*), min(date)::varchar, max(date)::varchar, typeof(any_value(date)), typeof(any_value(volume)) from read_parquet('{sys.argv[1]}')\").fetchone()\n\
+        d = c.execute(f\"select date::varchar, cell, phase, TQQQ + QQQ + TMF + TMV <= 1.0 from read_parquet('{sys.argv[2]}')\").fetchone()\n\
+        print(*b, *d)";
+    let Some(s) = python(
+        "duckdb",
+        q,
+        &[bars.to_str().expect("utf8"), ledger.to_str().expect("utf8")],
+    ) else {
+        return;
+    };
+    let stored = trader::data::store::read_file(&bars).expect("read");
+    let want = format!(
+        "{} {} {} DATE DOUBLE 2026-05-01 ",
+        stored.len(),
+        stored[0].date,
+        stored[stored.len() - 1].date
+    );
+    assert!(s.starts_with(&want), "duckdb saw {s:?}, want {want:?}…");
+    assert!(s.ends_with("dry-run True"), "{s}");
 }
