@@ -161,3 +161,108 @@ pub fn build_risk_context(cfg: &PipelineConfig, rc: &RiskConfig, inp: &DayInputs
         orders_already_today: inp.orders_already_today,
     }
 }
+
+#[cfg(test)]
+mod perf {
+    use super::*;
+    use crate::config::PriceField;
+    use crate::data::{history, store::BarStore};
+    use crate::strategy::Strategy;
+    use crate::strategy::hierarchical::{HierarchicalAdaptive, HierarchicalParams};
+
+    /// What the risk rules add to one day's decision on the sample data (the dry-run's day).
+    /// `cargo test --release --lib -- --ignored --nocapture risk_overhead`
+    #[test]
+    #[ignore = "timing; run in release"]
+    fn risk_overhead_on_the_sample_day() {
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+        let strategy = HierarchicalAdaptive::new(HierarchicalParams::default());
+        let start = NaiveDate::from_ymd_opt(2008, 9, 10).expect("date");
+        let hist = history::load(
+            &BarStore::new(&sample),
+            &strategy.required_symbols(),
+            PriceField::Close,
+            start,
+            None,
+        )
+        .expect("sample bars");
+        let decisions = strategy.decide_all(&hist).expect("decisions");
+        let decision = decisions.last().expect("a decision");
+        let closes: BTreeMap<String, f64> = strategy
+            .tradable_symbols()
+            .iter()
+            .filter_map(|s| hist.last_close(s, decision.date).map(|c| (s.clone(), c)))
+            .collect();
+        let holdings = Holdings {
+            cash_cents: 1_000_000,
+            positions: BTreeMap::new(),
+        };
+        let activity = Activity::default();
+        let inputs = DayInputs {
+            date: decision.date,
+            decision,
+            holdings: &holdings,
+            valuation_prices: &closes,
+            trade_prices: &closes,
+            last_targets: None,
+            history: &hist,
+            equity_peak: Some(12_000.0),
+            previous_close_equity: Some(10_100.0),
+            orders_already_today: 0,
+            activity: &activity,
+        };
+        let cfg = |risk: Option<RiskConfig>| PipelineConfig {
+            strategy_tag: "t".into(),
+            cost: CostModel {
+                slippage: 0.001,
+                commission_per_share: 0.01,
+            },
+            rebalance_threshold: 0.05,
+            drift_pct: None,
+            risk,
+            stale_symbols: BTreeSet::new(),
+            corporate_action_symbols: BTreeSet::new(),
+        };
+        let median = |c: &PipelineConfig| {
+            let mut t: Vec<std::time::Duration> = (0..301)
+                .map(|_| {
+                    let s = std::time::Instant::now();
+                    std::hint::black_box(decide_day(c, &inputs));
+                    s.elapsed()
+                })
+                .collect();
+            t.sort();
+            t[t.len() / 2]
+        };
+        let rc = RiskConfig::default();
+        let pc = cfg(Some(rc.clone()));
+        let time = |f: &dyn Fn()| {
+            let s = std::time::Instant::now();
+            for _ in 0..301 {
+                f();
+            }
+            s.elapsed() / 301
+        };
+        let ctx = build_risk_context(&pc, &rc, &inputs);
+        let targets = decision.targets.clone().unwrap_or_default();
+        println!(
+            "context {:?}  targets {:?}  snapshot {:?}",
+            time(&|| {
+                std::hint::black_box(build_risk_context(&pc, &rc, &inputs));
+            }),
+            time(&|| {
+                std::hint::black_box(risk::check_targets(&rc, &ctx, &targets));
+            }),
+            time(&|| {
+                std::hint::black_box(risk::risk_snapshot(&rc, &ctx, &targets));
+            }),
+        );
+        let with = median(&cfg(Some(RiskConfig::default())));
+        let without = median(&cfg(None));
+        println!(
+            "decide_day on {}: {with:?} with the risk rules, {without:?} without (median of 301)",
+            decision.date
+        );
+        assert!(with.saturating_sub(without) <= std::time::Duration::from_millis(5));
+    }
+}

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::backtest::{self, Fill, FillRow, Outcome, Spec};
 use crate::cli::{BacktestArgs, FillArg};
-use crate::data::{history, store::BarStore};
+use crate::data::history;
 use crate::exit::{Exit, ExitError};
 use crate::ledger::{self, Col, Table};
 use crate::strategy::Strategy;
@@ -49,15 +49,8 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
     }
     let cfg = &ctx.config;
     let strategy = cfg.strategy_impl();
-    let store = BarStore::new(&cfg.paths.bars_dir);
-    let hist = history::load(
-        &store,
-        &strategy.required_symbols(),
-        cfg.strategy.price_field,
-        cfg.strategy.history_start,
-        Some(args.to),
-    )
-    .context("loading bars for the backtest")?;
+    let hist =
+        history::load_for_strategy(cfg, Some(args.to)).context("loading bars for the backtest")?;
     let decisions = strategy.decide_all(&hist).context("running the strategy")?;
     let spec = Spec {
         from: args.from,

@@ -41,14 +41,7 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
     let cfg = &ctx.config;
     let strategy = cfg.strategy_impl();
     let store = BarStore::new(&cfg.paths.bars_dir);
-    let hist = history::load(
-        &store,
-        &strategy.required_symbols(),
-        cfg.strategy.price_field,
-        cfg.strategy.history_start,
-        Some(date),
-    )
-    .context("loading bars")?;
+    let hist = history::load_for_strategy(cfg, Some(date)).context("loading bars")?;
     let decisions = strategy.decide_all(&hist).context("running the strategy")?;
     let signal = &cfg.strategy.params.signal_symbol;
     let Some(decision) = decisions.into_iter().rev().find(|d| d.date == date) else {

@@ -62,3 +62,18 @@ pub fn load(
     }
     Ok(h)
 }
+
+/// The configured strategy's bars (its required symbols, price field and history start)
+/// through `through`: what `backtest`, `dry-run` and `risk` all decide on.
+pub fn load_for_strategy(
+    cfg: &crate::config::Config,
+    through: Option<NaiveDate>,
+) -> Result<History, HistoryError> {
+    load(
+        &BarStore::new(&cfg.paths.bars_dir),
+        &crate::strategy::Strategy::required_symbols(&cfg.strategy_impl()),
+        cfg.strategy.price_field,
+        cfg.strategy.history_start,
+        through,
+    )
+}

@@ -140,7 +140,13 @@ pub(crate) fn expected_shortfall(
     let feasible =
         |c: f64| es_of(cfg.method, &combine(&fr, &fe, c), alpha).is_ok_and(|v| v <= limit);
     let mut lo = 0.0;
-    let note = if feasible(0.0) {
+    // With no frozen leg every estimator is positively homogeneous (mean, σ and returns scale
+    // by c; skew and kurtosis do not change), so limit/ES is the answer: take it when it checks.
+    let direct = (limit / es1) * (1.0 - 1e-12);
+    let note = if fr.iter().all(|r| *r == 0.0) && direct.is_finite() && feasible(direct) {
+        lo = direct;
+        String::new()
+    } else if feasible(0.0) {
         let mut hi = 1.0;
         for _ in 0..60 {
             let mid = 0.5 * (lo + hi);

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::common::{Sandbox, code, stderr, stdout};
 use trader::backtest::{self, Fill, Outcome, Spec};
 use trader::broker::sim::SimBook;
-use trader::data::{history, store::BarStore};
+use trader::data::history;
 use trader::model::Side;
 use trader::state::store::StateStore;
 use trader::state::{State, TargetRecord};
@@ -32,15 +32,7 @@ impl Lcg {
 fn backtest(sb: &Sandbox) -> (trader::config::Config, Outcome) {
     let (cfg, _) = trader::config::load(&sb.config()).expect("config");
     let strategy = cfg.strategy_impl();
-    let store = BarStore::new(&cfg.paths.bars_dir);
-    let hist = history::load(
-        &store,
-        &strategy.required_symbols(),
-        cfg.strategy.price_field,
-        cfg.strategy.history_start,
-        None,
-    )
-    .expect("history");
+    let hist = history::load_for_strategy(&cfg, None).expect("history");
     let decisions = strategy.decide_all(&hist).expect("decisions");
     let spec = Spec {
         from: NaiveDate::from_ymd_opt(2010, 1, 4).expect("date"),
