@@ -59,7 +59,6 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     let mut job = super::open_job(ctx, "dry-run")?;
-    ctx.report_kill_switch();
     if let Some(rec) = job
         .state
         .job(date, "dry-run")

@@ -46,7 +46,6 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
         super::fetch_remote::alpaca_keys(ctx)?;
     }
     let mut job = super::open_job(ctx, "fetch")?;
-    ctx.report_kill_switch();
     let bar_store = BarStore::new(&ctx.config.paths.bars_dir);
     let (fetched, skipped) = match source {
         DataSource::Csv => {

@@ -118,6 +118,8 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         now: now()?,
         started: std::time::Instant::now(),
     };
+    // Every command says so while the kill switch is present (health reports it as a check).
+    ctx.report_kill_switch();
     match &cli.command {
         Command::Fetch(a) => fetch::run(&ctx, a),
         Command::Preflight(a) => preflight::run(&ctx, a),

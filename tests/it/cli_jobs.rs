@@ -232,3 +232,24 @@ fn risk_shows_es_drawdown_and_headroom_without_writing() {
     );
     assert!(stdout(&out).contains("ES  historical"));
 }
+
+#[test]
+fn every_command_reports_the_kill_switch() {
+    let sb = Sandbox::with_sample("");
+    std::fs::create_dir_all(sb.path().join("state")).expect("mkdir");
+    std::fs::write(sb.path().join("state/KILL"), "").expect("kill");
+    for args in [
+        &["preflight", "--date", "2026-05-01"][..],
+        &["dry-run", "--date", "2026-05-01", "--skip-preflight"],
+        &["backtest", "--from", "2026-01-02", "--to", "2026-05-01"],
+        &["risk", "--date", "2026-05-01"],
+        &["fetch", "--source", "csv", "--from", "."],
+    ] {
+        let out = sb.run(args);
+        assert!(
+            stderr(&out).contains("kill switch") && stderr(&out).contains("state/KILL"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
