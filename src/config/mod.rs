@@ -444,6 +444,62 @@ impl Config {
             1000.0,
             &mut out,
         );
+        // Transport settings are checked here too, so `preflight` and `health` catch them
+        // before a fetch would.
+        for (name, h) in [("alpaca", &d.alpaca.http), ("yahoo", &d.yahoo.http)] {
+            let k = |f: &str| format!("data.{name}.http.{f}");
+            let ms = 3_600_000.0;
+            range_issue(&k("timeout_ms"), h.timeout_ms as f64, 1.0, ms, &mut out);
+            range_issue(
+                &k("connect_timeout_ms"),
+                h.connect_timeout_ms as f64,
+                1.0,
+                ms,
+                &mut out,
+            );
+            range_issue(
+                &k("max_attempts"),
+                h.max_attempts as f64,
+                1.0,
+                100.0,
+                &mut out,
+            );
+            range_issue(
+                &k("concurrency"),
+                h.concurrency as f64,
+                1.0,
+                256.0,
+                &mut out,
+            );
+            range_issue(
+                &k("backoff_max_ms"),
+                h.backoff_max_ms as f64,
+                0.0,
+                ms,
+                &mut out,
+            );
+            range_issue(
+                &k("backoff_base_ms"),
+                h.backoff_base_ms as f64,
+                0.0,
+                h.backoff_max_ms as f64,
+                &mut out,
+            );
+        }
+        range_issue(
+            "data.alpaca.page_limit",
+            d.alpaca.page_limit as f64,
+            1.0,
+            10_000.0,
+            &mut out,
+        );
+        range_issue(
+            "data.alpaca.symbols_per_request",
+            d.alpaca.symbols_per_request as f64,
+            1.0,
+            10_000.0,
+            &mut out,
+        );
         for (i, s) in d.extra_symbols.iter().enumerate() {
             if !crate::data::valid_symbol(s) {
                 out.push(Issue {

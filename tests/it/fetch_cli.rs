@@ -599,18 +599,21 @@ fn alpaca_without_keys_names_the_missing_variable_and_touches_nothing() {
 fn invalid_transport_settings_are_a_configuration_error() {
     let server = HttpDouble::scripted(vec![alpaca_page1(), alpaca_last_page()]);
     let base = server.base_url();
-    for (source, cfg) in [
+    for (source, cfg, message) in [
         (
             "alpaca",
             alpaca_config(&base, 5, 2_000, "").replace("max_attempts: 3", "max_attempts: 0"),
+            "data.alpaca.http.max_attempts = 0: must be between 1 and 100",
         ),
         (
             "alpaca",
             alpaca_config(&base, 5, 2_000, "    page_limit: 0\n"),
+            "data.alpaca.page_limit = 0: must be between 1 and 10000",
         ),
         (
             "yahoo",
             yahoo_config(&base, 2_000).replace("concurrency: 2", "concurrency: 0"),
+            "data.yahoo.http.concurrency = 0: must be between 1 and 256",
         ),
     ] {
         let sb = Sandbox::with_sample(&cfg);
@@ -627,7 +630,12 @@ fn invalid_transport_settings_are_a_configuration_error() {
             2,
             "a bad setting is not an unavailable source:\n{err}"
         );
-        assert!(err.contains(&format!("{source}: configuration:")), "{err}");
+        // Caught when the config loads, naming file, key and value (so preflight and
+        // health catch it too).
+        assert!(
+            err.contains("trader.yaml: ") && err.contains(message),
+            "{source}: {err}"
+        );
         let after = snapshot(&sb);
         assert_eq!(parquet_names(&after), parquet_names(&before));
         for name in parquet_names(&before) {
