@@ -115,29 +115,35 @@ pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
 /// The risk rules' view of the day, built from bars dated ≤ the decision date only.
 pub fn build_risk_context(cfg: &PipelineConfig, rc: &RiskConfig, inp: &DayInputs) -> RiskContext {
     let window = rc.expected_shortfall.window_days;
-    let mut returns = BTreeMap::new();
     let mut adv20 = BTreeMap::new();
+    // Closes ≤ the date per symbol; the return windows are aligned on their common tail so
+    // portfolio returns use the same days (n returns need n + 1 closes).
+    let mut closes = Vec::new();
     for sym in inp.valuation_prices.keys() {
         let Some(s) = inp.history.get(sym) else {
             continue;
         };
         let end = s.dates.partition_point(|d| *d <= inp.date);
-        let start = end.saturating_sub(window + 1);
-        let closes = &s.close[start..end];
-        let r: Vec<f64> = closes.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
-        returns.insert(sym.clone(), r);
-        let v0 = end.saturating_sub(20);
-        let vols = &s.volume[v0..end];
+        closes.push((sym, &s.close[..end]));
+        let vols = &s.volume[end.saturating_sub(20)..end];
         if !vols.is_empty() {
             adv20.insert(sym.clone(), vols.iter().sum::<f64>() / vols.len() as f64);
         }
     }
-    // Align return series on their common tail so portfolio returns use the same days.
-    let n = returns.values().map(Vec::len).min().unwrap_or(0);
-    for r in returns.values_mut() {
-        let cut = r.len() - n;
-        r.drain(..cut);
-    }
+    let n = closes
+        .iter()
+        .map(|(_, c)| c.len().saturating_sub(1))
+        .min()
+        .unwrap_or(0)
+        .min(window);
+    let returns = closes
+        .into_iter()
+        .map(|(sym, c)| {
+            let tail = &c[c.len() - (n + usize::from(!c.is_empty()))..];
+            let r: Vec<f64> = tail.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+            (sym.clone(), r)
+        })
+        .collect();
     let equity = crate::money::dollars(inp.holdings.equity_cents(inp.valuation_prices));
     RiskContext {
         date: inp.date,

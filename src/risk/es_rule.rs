@@ -74,12 +74,14 @@ pub(crate) fn expected_shortfall(
     }
     let measured = legs(&book.w, &book.frozen, ctx, cfg).and_then(|(fr, fe)| {
         let full = combine(&fr, &fe, 1.0);
-        Ok((
-            es::es_report(&full, alpha)?,
-            es_of(cfg.method, &full, alpha)?,
-            fr,
-            fe,
-        ))
+        let report = es::es_report(&full, alpha)?;
+        // The enforced estimator is one of the three just computed.
+        let es1 = match cfg.method {
+            EsMethod::Historical => report.historical.es,
+            EsMethod::Normal => report.normal.es,
+            EsMethod::CornishFisher => report.cornish_fisher.es,
+        };
+        Ok((report, es1, fr, fe))
     });
     let (report, es1, fr, fe) = match measured {
         Ok(m) => m,
