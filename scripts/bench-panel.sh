@@ -30,4 +30,9 @@ echo "importing $(ls "$D/csv" | wc -l) panel files…"
 env TRADER_NOW=$NOW "$T" --config "$D/c.yaml" preflight --date 2018-02-07 | tail -12 || true
 /usr/bin/time -f "preflight: %e s wall, %M KB max RSS" \
   env TRADER_NOW=$NOW "$T" --config "$D/c.yaml" -q preflight --date 2018-02-07 >/dev/null || true
-TRADER_NOW=$NOW hyperfine -N -w 3 -r 20 -i "$T --config $D/c.yaml -q preflight --date 2018-02-07"
+TRADER_NOW=$NOW hyperfine -N -w 3 -r 20 -i --export-json "$D/h.json" "$T --config $D/c.yaml -q preflight --date 2018-02-07"
+python3 - "$D/h.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+print(f"median {r['median'] * 1000:.1f} ms: preflight over the 505-stock panel")
+PY
