@@ -199,8 +199,9 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
     // A file the store refuses (unreadable, dates out of order, duplicates) fails the data
     // gates with the store's message instead of stopping the preflight unrecorded.
     let mut unreadable = Vec::new();
-    for sym in cfg.universe() {
-        let b = match store.read(&sym) {
+    let universe = cfg.universe();
+    for (sym, read) in universe.iter().cloned().zip(store.read_many(&universe)) {
+        let b = match read {
             Ok(b) => b,
             Err(e) => {
                 unreadable.push(format!("{sym} unreadable: {e}"));

@@ -82,6 +82,44 @@ impl BarStore {
         read_file(&path).map(Some)
     }
 
+    /// [`BarStore::read`] of many symbols, spread over the machine's cores (each file is small
+    /// and decoded on its reading thread); results in the order of `symbols`.
+    pub fn read_many(&self, symbols: &[String]) -> Vec<Result<Option<Vec<Bar>>, StoreError>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        if threads == 1 || symbols.len() < 16 {
+            return symbols.iter().map(|s| self.read(s)).collect();
+        }
+        let chunk = symbols.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = symbols
+                .chunks(chunk)
+                .map(|part| {
+                    let h =
+                        scope.spawn(move || part.iter().map(|s| self.read(s)).collect::<Vec<_>>());
+                    (part, h)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|(part, h)| {
+                    // One result per symbol even if a reader died, so results stay aligned.
+                    h.join().unwrap_or_else(|_| {
+                        part.iter()
+                            .map(|s| {
+                                Err(StoreError::Read {
+                                    path: self.path_of(s).display().to_string(),
+                                    message: "the reading thread panicked".into(),
+                                })
+                            })
+                            .collect()
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    }
+
     /// Replace the files of several symbols at once: all are staged before any is renamed.
     pub fn write_many(&self, items: &BTreeMap<String, Vec<Bar>>) -> Result<(), StoreError> {
         let werr = |path: &Path, message: String| StoreError::Write {
@@ -262,4 +300,48 @@ pub fn merge(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
         }
     }
     by_date.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Bar;
+
+    #[test]
+    fn read_many_keeps_the_order_and_reports_missing_and_broken_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = BarStore::new(dir.path());
+        let bar = |close: f64| Bar {
+            date: NaiveDate::from_ymd_opt(2024, 1, 2).expect("date"),
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 1.0,
+            adj_close: None,
+            dividend: 0.0,
+            split_factor: 1.0,
+            provisional: false,
+        };
+        let items: BTreeMap<String, Vec<Bar>> = (0..40)
+            .map(|i| (format!("S{i:02}"), vec![bar(f64::from(i) + 1.0)]))
+            .collect();
+        store.write_many(&items).expect("write");
+        std::fs::write(store.path_of("S07"), b"broken").expect("break");
+        let mut symbols: Vec<String> = items.keys().cloned().collect();
+        symbols.insert(20, "NONE".into());
+        let got = store.read_many(&symbols);
+        assert_eq!(got.len(), symbols.len());
+        for (sym, r) in symbols.iter().zip(&got) {
+            match (sym.as_str(), r) {
+                ("NONE", Ok(None)) => {}
+                ("S07", Err(e)) => assert!(e.to_string().contains("S07.parquet"), "{e}"),
+                (s, Ok(Some(b))) => {
+                    let i: f64 = s[1..].parse().expect("index");
+                    assert_eq!(b[0].close, i + 1.0, "{s}");
+                }
+                (s, other) => panic!("{s}: {other:?}"),
+            }
+        }
+    }
 }
