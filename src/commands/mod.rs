@@ -63,6 +63,8 @@ pub struct Job {
     pub _lock: lock::StateLock,
     pub store: StateStore,
     pub state: State,
+    /// Set when state.json was unusable and the state came from a backup: what was wrong.
+    pub recovered: Option<String>,
 }
 
 impl Job {
@@ -135,6 +137,7 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
     let cfg = &ctx.config;
     let lock = lock::acquire(&cfg.paths.state_dir.join("trader.lock"), command, ctx.now)?;
     let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups);
+    let mut recovered = None;
     let state = match store.load()? {
         Loaded::Ok(s) => s,
         Loaded::Fresh => {
@@ -153,11 +156,13 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
             from,
             problem,
         } => {
-            ctx.log.warn(&format!(
-                "STATE RECOVERED: {} is unusable ({problem}); continuing from backup {}",
+            let what = format!(
+                "{} is unusable ({problem}); continued from backup {}",
                 store.path.display(),
                 from.display()
-            ));
+            );
+            ctx.log.warn(&format!("STATE RECOVERED: {what}"));
+            recovered = Some(what);
             state
         }
     };
@@ -165,6 +170,7 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
         _lock: lock,
         store,
         state,
+        recovered,
     })
 }
 

@@ -15,7 +15,6 @@ use crate::data::quality::{self, QualityRules};
 use crate::data::store::BarStore;
 use crate::exit::{Exit, ExitError};
 use crate::ledger::{self, Col, Table};
-use crate::state::store::Loaded;
 use crate::state::{JobRecord, JobResult, State};
 
 /// One gate.
@@ -105,17 +104,11 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     ));
     gates.push(secrets_gate(ctx));
     gates.push(broker_gate(ctx));
-    let mut state_problems = job.state.check();
     // A loaded state always passes `check` (loading enforces it): an invalid state.json is
     // replaced by the newest valid backup, which may miss the latest runs. `health` calls
-    // that critical; so does this gate. The file is not rewritten until the save below.
-    if let Ok(Loaded::Recovered { from, problem, .. }) = job.store.load() {
-        state_problems.push(format!(
-            "{} is unusable ({problem}); continued from backup {}",
-            job.store.path.display(),
-            from.display()
-        ));
-    }
+    // that critical; so does this gate.
+    let mut state_problems = job.state.check();
+    state_problems.extend(job.recovered.clone());
     gates.push(gate(
         "state",
         state_problems.is_empty(),
