@@ -54,7 +54,7 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
         )
         .into());
     };
-    let cost = super::dry_run::pipeline_config(cfg, false).cost;
+    let cost = super::dry_run::cost_model(cfg);
     let initial = crate::money::cents(cfg.account.initial_capital);
     let sim_dir = cfg.paths.state_dir.join("sim");
     let mut sim = if persist_account || sim_dir.join("account.json").exists() {

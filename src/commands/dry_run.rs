@@ -25,14 +25,19 @@ use crate::strategy::Decision;
 /// Tag of the flagship strategy in client order ids.
 pub const STRATEGY_TAG: &str = "hav35b";
 
+/// The cost model of a config (the simulator fills with it).
+pub fn cost_model(cfg: &Config) -> CostModel {
+    CostModel {
+        slippage: cfg.portfolio.slippage_pct / 100.0,
+        commission_per_share: cfg.portfolio.commission_per_share,
+    }
+}
+
 /// The pipeline settings of a config (`with_risk` = false for `backtest --no-risk`).
 pub fn pipeline_config(cfg: &Config, with_risk: bool) -> PipelineConfig {
     PipelineConfig {
         strategy_tag: STRATEGY_TAG.into(),
-        cost: CostModel {
-            slippage: cfg.portfolio.slippage_pct / 100.0,
-            commission_per_share: cfg.portfolio.commission_per_share,
-        },
+        cost: cost_model(cfg),
         rebalance_threshold: cfg.strategy.params.rebalance_threshold,
         drift_pct: cfg.portfolio.drift_rebalance_pct,
         risk: with_risk.then(|| cfg.risk.clone()),

@@ -107,10 +107,13 @@ pub fn download(
     Ok(bars)
 }
 
+/// The environment variables holding the Alpaca key pair (id, secret).
+pub const ALPACA_KEY_VARS: [&str; 2] = ["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"];
+
 /// The Alpaca key pair from the environment or the env file; the error names exactly the
 /// variables that are missing.
 pub fn alpaca_keys(ctx: &Ctx) -> Result<(Secret, Secret)> {
-    let names = ["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"];
+    let names = ALPACA_KEY_VARS;
     match names.map(|n| ctx.secrets.get(n)) {
         [Some(k), Some(s)] => Ok((Secret::new(k), Secret::new(s))),
         values => {

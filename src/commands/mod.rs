@@ -174,15 +174,24 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
     })
 }
 
+/// `None` on a trading day; otherwise why the exchange is closed (holiday name or "closed").
+pub fn closed_because(date: NaiveDate) -> Result<Option<&'static str>> {
+    if crate::calendar::is_trading_day(date).context("checking the calendar")? {
+        return Ok(None);
+    }
+    Ok(Some(
+        crate::calendar::closure_reason(date)
+            .ok()
+            .flatten()
+            .unwrap_or("closed"),
+    ))
+}
+
 /// On a non-trading day, say why in one line and return true: the job has nothing to do.
 pub fn report_closed(date: NaiveDate) -> Result<bool> {
-    if crate::calendar::is_trading_day(date).context("checking the calendar")? {
+    let Some(why) = closed_because(date)? else {
         return Ok(false);
-    }
-    let why = crate::calendar::closure_reason(date)
-        .ok()
-        .flatten()
-        .unwrap_or("closed");
+    };
     println!("{date} is not a trading day ({why}): nothing to do");
     Ok(true)
 }

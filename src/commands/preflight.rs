@@ -334,7 +334,7 @@ fn broker_gate(ctx: &Ctx) -> Gate {
             ),
         );
     }
-    let cost = super::dry_run::pipeline_config(cfg, false).cost;
+    let cost = super::dry_run::cost_model(cfg);
     let opened = SimBroker::open(&dir, 0, cost).and_then(|(mut sim, _)| {
         let cash = sim.account()?.cash_cents;
         let positions = sim.positions()?;
@@ -380,7 +380,7 @@ fn broker_gate(ctx: &Ctx) -> Gate {
 
 fn secrets_gate(ctx: &Ctx) -> Gate {
     let needed: &[&str] = match ctx.config.data.source {
-        crate::config::DataSource::Alpaca => &["APCA_API_KEY_ID", "APCA_API_SECRET_KEY"],
+        crate::config::DataSource::Alpaca => &super::fetch_remote::ALPACA_KEY_VARS,
         _ => &[],
     };
     let missing: Vec<&str> = needed

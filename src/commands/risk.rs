@@ -90,8 +90,7 @@ pub fn run(ctx: &Ctx, args: &crate::cli::RiskArgs) -> Result<Exit> {
 /// `--date`, or today when it is a trading day, or else the last session before it.
 fn resolve_date(ctx: &Ctx, args: &RiskArgs) -> Result<NaiveDate> {
     if let Some(d) = args.date {
-        if !crate::calendar::is_trading_day(d)? {
-            let why = crate::calendar::closure_reason(d)?.unwrap_or("closed");
+        if let Some(why) = super::closed_because(d)? {
             anyhow::bail!(crate::exit::ExitError::new(
                 Exit::Usage,
                 format!("--date {d}: not a trading day ({why})")
@@ -100,10 +99,9 @@ fn resolve_date(ctx: &Ctx, args: &RiskArgs) -> Result<NaiveDate> {
         return Ok(d);
     }
     let today = ctx.today();
-    if crate::calendar::is_trading_day(today)? {
-        Ok(today)
-    } else {
-        Ok(crate::calendar::previous_trading_day(today)?)
+    match super::closed_because(today)? {
+        None => Ok(today),
+        Some(_) => Ok(crate::calendar::previous_trading_day(today)?),
     }
 }
 

@@ -213,15 +213,16 @@ fn to_frame(symbol: &str, bars: &[Bar]) -> PolarsResult<DataFrame> {
     )
 }
 
-fn f64_col(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
+/// Column `name` as f64 (cast if stored otherwise).
+fn f64_col(df: &DataFrame, name: &str) -> Result<Float64Chunked, String> {
     let col = df
         .column(name)
-        .map_err(|_| format!("missing column `{name}`"))?;
-    let col = col
+        .map_err(|_| format!("missing column `{name}`"))?
         .cast(&DataType::Float64)
         .map_err(|e| format!("column `{name}`: {e}"))?;
-    let ca = col.f64().map_err(|e| format!("column `{name}`: {e}"))?;
-    Ok(ca.iter().collect())
+    col.f64()
+        .cloned()
+        .map_err(|e| format!("column `{name}`: {e}"))
 }
 
 fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
@@ -235,12 +236,7 @@ fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
         .iter()
         .collect();
     let need = |name: &str| -> Result<Vec<f64>, String> {
-        let col = df
-            .column(name)
-            .map_err(|_| format!("missing column `{name}`"))?
-            .cast(&DataType::Float64)
-            .map_err(|e| format!("column `{name}`: {e}"))?;
-        let ca = col.f64().map_err(|e| format!("column `{name}`: {e}"))?;
+        let ca = f64_col(df, name)?;
         // Fast path: one contiguous chunk without nulls is copied as is.
         if let Ok(s) = ca.cont_slice() {
             return Ok(s.to_vec());
@@ -257,7 +253,7 @@ fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
         need("close")?,
         need("volume")?,
     );
-    let adj = f64_col(df, "adj_close")?;
+    let adj: Vec<Option<f64>> = f64_col(df, "adj_close")?.iter().collect();
     let dividend = need("dividend")?;
     let split = need("split_factor")?;
     let prov: Vec<Option<bool>> = df

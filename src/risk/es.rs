@@ -291,6 +291,18 @@ pub struct EsReport {
     pub cornish_fisher: VarEs,
 }
 
+impl EsReport {
+    /// The estimator a rule enforces.
+    pub fn by_method(&self, method: super::config::EsMethod) -> VarEs {
+        use super::config::EsMethod;
+        match method {
+            EsMethod::Historical => self.historical,
+            EsMethod::Normal => self.normal,
+            EsMethod::CornishFisher => self.cornish_fisher,
+        }
+    }
+}
+
 /// All three estimators on `series` at confidence `alpha`.
 pub fn es_report(series: &[f64], alpha: f64) -> Result<EsReport, EsError> {
     let m = sample_moments(series)?;

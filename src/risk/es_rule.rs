@@ -76,12 +76,7 @@ pub(crate) fn expected_shortfall(
         let full = combine(&fr, &fe, 1.0);
         let report = es::es_report(&full, alpha)?;
         // The enforced estimator is one of the three just computed.
-        let es1 = match cfg.method {
-            EsMethod::Historical => report.historical.es,
-            EsMethod::Normal => report.normal.es,
-            EsMethod::CornishFisher => report.cornish_fisher.es,
-        };
-        Ok((report, es1, fr, fe))
+        Ok((report, report.by_method(cfg.method).es, fr, fe))
     });
     let (report, es1, fr, fe) = match measured {
         Ok(m) => m,

@@ -111,11 +111,7 @@ pub fn risk_snapshot(
         });
     }
     if esc.enabled {
-        let enforced = match esc.method {
-            super::config::EsMethod::Historical => p(|r| r.historical.es),
-            super::config::EsMethod::Normal => p(|r| r.normal.es),
-            super::config::EsMethod::CornishFisher => p(|r| r.cornish_fisher.es),
-        };
+        let enforced = rep.as_ref().map(|r| r.by_method(esc.method).es * 100.0);
         h.push(cap(
             rule::EXPECTED_SHORTFALL,
             enforced.unwrap_or(f64::NAN),
