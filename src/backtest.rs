@@ -112,10 +112,7 @@ pub fn run(
         .collect();
     for (k, dec) in days.iter().enumerate() {
         let date = dec.date;
-        let closes: BTreeMap<String, f64> = tradables
-            .iter()
-            .filter_map(|s| history.last_close(s, date).map(|c| (s.clone(), c)))
-            .collect();
+        let closes = history.last_closes(tradables, date);
         let holdings = Holdings {
             cash_cents: sim.book.cash_cents,
             positions: sim.book.positions.clone(),

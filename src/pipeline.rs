@@ -194,11 +194,7 @@ mod perf {
         .expect("sample bars");
         let decisions = strategy.decide_all(&hist).expect("decisions");
         let decision = decisions.last().expect("a decision");
-        let closes: BTreeMap<String, f64> = strategy
-            .tradable_symbols()
-            .iter()
-            .filter_map(|s| hist.last_close(s, decision.date).map(|c| (s.clone(), c)))
-            .collect();
+        let closes = hist.last_closes(&strategy.tradable_symbols(), decision.date);
         let holdings = Holdings {
             cash_cents: 1_000_000,
             positions: BTreeMap::new(),

@@ -70,10 +70,7 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
         SimBroker::in_memory(initial, cost)
     };
     let tradables = strategy.tradable_symbols();
-    let closes: BTreeMap<String, f64> = tradables
-        .iter()
-        .filter_map(|s| hist.last_close(s, date).map(|c| (s.clone(), c)))
-        .collect();
+    let closes = hist.last_closes(&tradables, date);
     let holdings = Holdings {
         cash_cents: sim.account()?.cash_cents,
         positions: sim.positions()?,

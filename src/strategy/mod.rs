@@ -118,7 +118,6 @@ impl History {
         }
     }
 
-    /// The bars of `symbol`, if any were loaded.
     /// Last close of `symbol` on or before `date` (a price for days it did not trade).
     pub fn last_close(&self, symbol: &str, date: NaiveDate) -> Option<f64> {
         let s = self.get(symbol)?;
@@ -126,6 +125,15 @@ impl History {
         (i > 0).then(|| s.close[i - 1])
     }
 
+    /// [`History::last_close`] of each of `symbols` that has one (the valuation prices).
+    pub fn last_closes(&self, symbols: &[String], date: NaiveDate) -> BTreeMap<String, f64> {
+        symbols
+            .iter()
+            .filter_map(|s| self.last_close(s, date).map(|c| (s.clone(), c)))
+            .collect()
+    }
+
+    /// The bars of `symbol`, if any were loaded.
     pub fn get(&self, symbol: &str) -> Option<&Series> {
         self.series.get(symbol)
     }
