@@ -2,7 +2,7 @@
 //! sales at a loss (`wash_sale_warning`) and past day trades (`pdt_guard`). Pure: the backtest
 //! feeds it the simulator's fills as they happen; the daily jobs replay the fills ledger.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
@@ -29,13 +29,21 @@ pub struct Activity {
     pub loss_sales: Vec<(String, NaiveDate)>,
     /// One date per day trade (a buy and a sell of one symbol on one date).
     pub day_trades: Vec<NaiveDate>,
-    /// (date, symbol, side) already seen, to recognise day trades.
-    sides_today: BTreeSet<(NaiveDate, String, Side)>,
-    counted: BTreeSet<(NaiveDate, String)>,
+    /// The date of the latest fill, and what each symbol did on it.
+    today: Option<(NaiveDate, BTreeMap<String, Sides>)>,
+}
+
+/// One symbol's fills on one date.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Sides {
+    bought: bool,
+    sold: bool,
+    /// Already counted as that date's day trade.
+    counted: bool,
 }
 
 impl Activity {
-    /// Replay `fills` in order.
+    /// Replay `fills` in date order.
     pub fn from_fills<'a>(fills: impl IntoIterator<Item = &'a FillEvent>) -> Activity {
         let mut a = Activity::default();
         for f in fills {
@@ -44,7 +52,8 @@ impl Activity {
         a
     }
 
-    /// Account for one fill. Fills of zero or negative quantity are ignored.
+    /// Account for one fill (fills arrive in date order). Fills of zero or negative quantity
+    /// are ignored.
     pub fn record(&mut self, f: &FillEvent) {
         if f.qty <= 0 || !f.price.is_finite() {
             return;
@@ -73,24 +82,20 @@ impl Activity {
                 }
             }
         }
-        let opposite = match f.side {
-            Side::Buy => Side::Sell,
-            Side::Sell => Side::Buy,
-        };
-        let key = (f.date, f.symbol.clone());
-        if self
-            .sides_today
-            .contains(&(f.date, f.symbol.clone(), opposite))
-            && self.counted.insert(key)
-        {
-            self.day_trades.push(f.date);
+        // Only the latest date's sides matter for day trades: a new date starts afresh.
+        if self.today.as_ref().is_none_or(|(d, _)| *d != f.date) {
+            self.today = Some((f.date, BTreeMap::new()));
         }
-        self.sides_today.insert((f.date, f.symbol.clone(), f.side));
-        // Only recent dates matter for day trades; keep the sets small over long backtests.
-        if self.sides_today.len() > 64 {
-            let last = f.date;
-            self.sides_today.retain(|(d, _, _)| *d == last);
-            self.counted.retain(|(d, _)| *d == last);
+        if let Some((_, sides)) = &mut self.today {
+            let s = sides.entry(f.symbol.clone()).or_default();
+            match f.side {
+                Side::Buy => s.bought = true,
+                Side::Sell => s.sold = true,
+            }
+            if s.bought && s.sold && !s.counted {
+                s.counted = true;
+                self.day_trades.push(f.date);
+            }
         }
     }
 
