@@ -6,6 +6,7 @@
 //! risk context for D is built from closes ≤ D, and fills happen at D's close or at the
 //! next bar's open.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -15,8 +16,9 @@ use crate::broker::sim::SimBroker;
 use crate::broker::{Broker, ClientOrderId, OrderRequest, OrderStatus};
 use crate::metrics::{self, Metrics};
 use crate::model::{OrderIntent, Side};
-use crate::pipeline::{self, DayInputs, PipelineConfig};
+use crate::pipeline::{self, CloseReturns, DayInputs, PipelineConfig};
 use crate::portfolio::Holdings;
+use crate::risk::Verdict;
 use crate::strategy::{Decision, History};
 
 /// When fills happen.
@@ -68,19 +70,72 @@ pub struct EquityRow {
     pub benchmark_equity: f64,
 }
 
-/// Everything a backtest produced.
+/// Everything a backtest produced. Decisions are borrowed from the strategy's forward pass.
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    pub decisions: Vec<(Decision, BTreeMap<String, f64>)>,
+pub struct Outcome<'a> {
+    /// Each day's decision with its targets after the risk rules.
+    pub decisions: Vec<(&'a Decision, BTreeMap<String, f64>)>,
     pub orders: Vec<OrderRow>,
     pub fills: Vec<FillRow>,
     pub equity: Vec<EquityRow>,
+    /// Risk rule outcomes; passing ones only when the pipeline is not terse.
     pub risk: Vec<(NaiveDate, crate::risk::RuleOutcome)>,
     pub metrics: Metrics,
     pub benchmark: Metrics,
     /// Days the gate let a rebalance through (targets recorded, orders sent).
     pub rebalance_dates: Vec<NaiveDate>,
     pub turnover: f64,
+}
+
+/// Bring `closes` to the last close on or before `date` of each tradable that has one. Symbols
+/// only ever gain a first bar as dates advance, so after the first days this allocates nothing.
+fn update_last_closes(
+    closes: &mut BTreeMap<String, f64>,
+    history: &History,
+    tradables: &[String],
+    date: NaiveDate,
+) {
+    for sym in tradables {
+        match (closes.get_mut(sym), history.last_close(sym, date)) {
+            (Some(v), Some(c)) => *v = c,
+            (None, Some(c)) => {
+                closes.insert(sym.clone(), c);
+            }
+            (Some(_), None) => {
+                closes.remove(sym);
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+/// Prices orders fill at on `fill_date`: each tradable's close (or open) on exactly that date.
+/// Filling at today's close when every tradable traded today is the valuation map itself.
+fn fill_prices<'a>(
+    fill: Fill,
+    fill_date: Option<NaiveDate>,
+    history: &History,
+    tradables: &[String],
+    closes: &'a BTreeMap<String, f64>,
+) -> Cow<'a, BTreeMap<String, f64>> {
+    let Some(fd) = fill_date else {
+        return Cow::Owned(BTreeMap::new());
+    };
+    let on_date = |s: &String| bar_on(history, s, fd);
+    if fill == Fill::Close
+        && closes.len() == tradables.len()
+        && tradables.iter().all(|s| on_date(s).is_some())
+    {
+        return Cow::Borrowed(closes);
+    }
+    Cow::Owned(
+        tradables
+            .iter()
+            .filter_map(|s| {
+                on_date(s).map(|(o, c)| (s.clone(), if fill == Fill::Close { c } else { o }))
+            })
+            .collect(),
+    )
 }
 
 /// Open and close of `symbol` on exactly `date`.
@@ -91,13 +146,13 @@ fn bar_on(history: &History, symbol: &str, date: NaiveDate) -> Option<(f64, f64)
 }
 
 /// Run the backtest over `decisions` (the strategy's forward pass over `history`).
-pub fn run(
+pub fn run<'a>(
     spec: &Spec,
     history: &History,
-    decisions: &[Decision],
+    decisions: &'a [Decision],
     tradables: &[String],
     signal: &str,
-) -> Outcome {
+) -> Outcome<'a> {
     let mut sim = SimBroker::in_memory(spec.initial_cents, spec.pipeline.cost);
     let mut out = Outcome::default();
     let mut last_targets: Option<BTreeMap<String, f64>> = None;
@@ -106,33 +161,27 @@ pub fn run(
     let mut activity = crate::risk::activity::Activity::default();
     let mut traded_cents: i64 = 0;
     let mut bench_base: Option<f64> = None;
+    let returns = CloseReturns::new(history);
+    // The account as the decision path sees it; refreshed from the simulator after fills.
+    let mut holdings = Holdings {
+        cash_cents: sim.book.cash_cents,
+        positions: BTreeMap::new(),
+    };
+    // Valuation prices, updated in place day by day (the same map `History::last_closes` builds).
+    let mut closes: BTreeMap<String, f64> = BTreeMap::new();
     let days: Vec<&Decision> = decisions
         .iter()
         .filter(|d| d.date >= spec.from && d.date <= spec.to)
         .collect();
-    for (k, dec) in days.iter().enumerate() {
+    for (k, dec) in days.iter().copied().enumerate() {
         let date = dec.date;
-        let closes = history.last_closes(tradables, date);
-        let holdings = Holdings {
-            cash_cents: sim.book.cash_cents,
-            positions: sim.book.positions.clone(),
-        };
+        update_last_closes(&mut closes, history, tradables, date);
         // Fill prices: today's close, or the next decision day's open.
         let fill_date = match spec.fill {
             Fill::Close => Some(date),
             Fill::NextOpen => days.get(k + 1).map(|d| d.date),
         };
-        let fill_prices: BTreeMap<String, f64> = match (spec.fill, fill_date) {
-            (_, None) => BTreeMap::new(),
-            (Fill::Close, Some(fd)) => tradables
-                .iter()
-                .filter_map(|s| bar_on(history, s, fd).map(|(_, c)| (s.clone(), c)))
-                .collect(),
-            (Fill::NextOpen, Some(fd)) => tradables
-                .iter()
-                .filter_map(|s| bar_on(history, s, fd).map(|(o, _)| (s.clone(), o)))
-                .collect(),
-        };
+        let fill_prices = fill_prices(spec.fill, fill_date, history, tradables, &closes);
         let inputs = DayInputs {
             date,
             decision: dec,
@@ -141,22 +190,24 @@ pub fn run(
             trade_prices: &fill_prices,
             last_targets: last_targets.as_ref(),
             history,
+            returns: &returns,
             equity_peak: peak,
             previous_close_equity: equity_hist.last().map(|e| e.1),
             orders_already_today: 0,
             activity: &activity,
         };
         let day = pipeline::decide_day(&spec.pipeline, &inputs);
-        out.risk
-            .extend(day.risk_outcomes.iter().map(|o| (date, o.clone())));
-        if let Some(t) = &day.final_targets {
-            out.decisions.push(((*dec).clone(), t.clone()));
-        } else {
-            out.decisions.push(((*dec).clone(), BTreeMap::new()));
-        }
+        let keep_passes = !spec.pipeline.terse;
+        out.risk.extend(
+            day.risk_outcomes
+                .into_iter()
+                .filter(|o| keep_passes || o.verdict != Verdict::Pass)
+                .map(|o| (date, o)),
+        );
+        let final_targets = day.final_targets.unwrap_or_default();
         if day.rebalance && fill_date.is_some() {
             out.rebalance_dates.push(date);
-            sim.quotes = fill_prices.clone();
+            sim.quotes = fill_prices.into_owned();
             for o in &day.orders {
                 let id =
                     ClientOrderId::new(&spec.pipeline.strategy_tag, date, &o.symbol, o.side, 1);
@@ -196,10 +247,11 @@ pub fn run(
                     });
                 }
             }
-            if let Some(t) = day.final_targets.clone() {
-                last_targets = Some(t);
-            }
+            holdings.cash_cents = sim.book.cash_cents;
+            holdings.positions.clone_from(&sim.book.positions);
+            last_targets = Some(final_targets.clone());
         }
+        out.decisions.push((dec, final_targets));
         let holdings_value: i64 = sim
             .book
             .positions

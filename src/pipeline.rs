@@ -2,6 +2,7 @@
 //! strategy targets → risk rules on targets → rebalance gate → whole-share orders →
 //! risk rules on orders. Pure: inputs in, plan out.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
@@ -26,6 +27,9 @@ pub struct PipelineConfig {
     /// Symbols the data-quality checks flagged (stale, corporate action).
     pub stale_symbols: BTreeSet<String>,
     pub corporate_action_symbols: BTreeSet<String>,
+    /// Passing risk rules record no message ([`RiskContext::terse`]): a backtest that writes
+    /// no risk table. Every daily job keeps them all.
+    pub terse: bool,
 }
 
 /// What the path needs to know about the day.
@@ -39,12 +43,43 @@ pub struct DayInputs<'a> {
     pub trade_prices: &'a BTreeMap<String, f64>,
     pub last_targets: Option<&'a BTreeMap<String, f64>>,
     pub history: &'a History,
+    /// Close-to-close returns of `history`, computed once per run.
+    pub returns: &'a CloseReturns,
     /// Highest end-of-day equity recorded before the date, and the previous close's equity.
     pub equity_peak: Option<f64>,
     pub previous_close_equity: Option<f64>,
     pub orders_already_today: usize,
     /// Past fills' activity (loss sales, day trades) for the compliance rules.
     pub activity: &'a Activity,
+}
+
+/// Simple close-to-close returns of every series of a [`History`]: `r[i] = close[i+1] / close[i] − 1`.
+/// Computed once per run (a backtest, a daily job) so each day's risk context borrows its
+/// window instead of dividing 500 closes per symbol again.
+#[derive(Debug, Clone, Default)]
+pub struct CloseReturns(BTreeMap<String, Vec<f64>>);
+
+impl CloseReturns {
+    pub fn new(history: &History) -> Self {
+        CloseReturns(
+            history
+                .series
+                .iter()
+                .map(|(sym, s)| {
+                    let r = s.close.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+                    (sym.clone(), r)
+                })
+                .collect(),
+        )
+    }
+
+    /// The returns of `symbol` over its first `closes` closes (`closes − 1` returns).
+    fn through(&self, symbol: &str, closes: usize) -> &[f64] {
+        self.0
+            .get(symbol)
+            .and_then(|r| r.get(..closes.saturating_sub(1)))
+            .unwrap_or(&[])
+    }
 }
 
 /// The day's plan.
@@ -64,19 +99,19 @@ pub struct DayPlan {
 /// Decide the day.
 pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
     let mut day = DayPlan::default();
-    let Some(targets) = inp.decision.targets.clone() else {
+    let Some(targets) = inp.decision.targets.as_ref() else {
         return day;
     };
-    day.strategy_targets = Some(targets.clone());
     let ctx = cfg.risk.as_ref().map(|rc| build_risk_context(cfg, rc, inp));
     let final_targets = match (&cfg.risk, &ctx) {
         (Some(rc), Some(ctx)) => {
-            let checked = risk::check_targets(rc, ctx, &targets);
+            let checked = risk::check_targets(rc, ctx, targets);
             day.risk_outcomes.extend(checked.outcomes);
             checked.adjusted
         }
-        _ => targets,
+        _ => targets.clone(),
     };
+    day.strategy_targets = Some(targets.clone());
     let actual = inp.holdings.weights(inp.valuation_prices);
     let gate = portfolio::rebalance_gate(
         &final_targets,
@@ -87,70 +122,68 @@ pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
     );
     day.rebalance = gate.rebalance && !inp.trade_prices.is_empty();
     day.gate = Some(gate);
-    day.final_targets = Some(final_targets.clone());
-    if !day.rebalance {
-        return day;
+    if day.rebalance {
+        let min_cash = cfg.risk.as_ref().map_or(0.0, |r| r.min_cash_pct);
+        let plan = portfolio::plan_orders(
+            inp.holdings,
+            inp.trade_prices,
+            &final_targets,
+            &cfg.cost,
+            min_cash,
+        );
+        day.orders = match (&cfg.risk, &ctx) {
+            (Some(rc), Some(ctx)) => {
+                let checked = risk::check_orders(rc, ctx, plan.orders.clone());
+                day.risk_outcomes.extend(checked.outcomes);
+                checked.approved
+            }
+            _ => plan.orders.clone(),
+        };
+        day.plan = Some(plan);
     }
-    let min_cash = cfg.risk.as_ref().map_or(0.0, |r| r.min_cash_pct);
-    let plan = portfolio::plan_orders(
-        inp.holdings,
-        inp.trade_prices,
-        &final_targets,
-        &cfg.cost,
-        min_cash,
-    );
-    let orders = match (&cfg.risk, &ctx) {
-        (Some(rc), Some(ctx)) => {
-            let checked = risk::check_orders(rc, ctx, plan.orders.clone());
-            day.risk_outcomes.extend(checked.outcomes);
-            checked.approved
-        }
-        _ => plan.orders.clone(),
-    };
-    day.orders = orders;
-    day.plan = Some(plan);
+    day.final_targets = Some(final_targets);
     day
 }
 
 /// The risk rules' view of the day, built from bars dated ≤ the decision date only.
-pub fn build_risk_context(cfg: &PipelineConfig, rc: &RiskConfig, inp: &DayInputs) -> RiskContext {
+pub fn build_risk_context<'a>(
+    cfg: &'a PipelineConfig,
+    rc: &RiskConfig,
+    inp: &DayInputs<'a>,
+) -> RiskContext<'a> {
     let window = rc.expected_shortfall.window_days;
     let mut adv20 = BTreeMap::new();
-    // Closes ≤ the date per symbol; the return windows are aligned on their common tail so
-    // portfolio returns use the same days (n returns need n + 1 closes).
-    let mut closes = Vec::new();
+    // Returns through the date per symbol; the windows are aligned on their common tail so
+    // portfolio returns use the same days.
+    let mut series: Vec<(&'a str, &'a [f64])> = Vec::new();
     for sym in inp.valuation_prices.keys() {
         let Some(s) = inp.history.get(sym) else {
             continue;
         };
         let end = s.dates.partition_point(|d| *d <= inp.date);
-        closes.push((sym, &s.close[..end]));
+        series.push((sym.as_str(), inp.returns.through(sym, end)));
         let vols = &s.volume[end.saturating_sub(20)..end];
         if !vols.is_empty() {
             adv20.insert(sym.clone(), vols.iter().sum::<f64>() / vols.len() as f64);
         }
     }
-    let n = closes
+    let n = series
         .iter()
-        .map(|(_, c)| c.len().saturating_sub(1))
+        .map(|(_, r)| r.len())
         .min()
         .unwrap_or(0)
         .min(window);
-    let returns = closes
+    let returns = series
         .into_iter()
-        .map(|(sym, c)| {
-            let tail = &c[c.len() - (n + usize::from(!c.is_empty()))..];
-            let r: Vec<f64> = tail.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
-            (sym.clone(), r)
-        })
+        .map(|(sym, r)| (Cow::Borrowed(sym), Cow::Borrowed(&r[r.len() - n..])))
         .collect();
     let equity = crate::money::dollars(inp.holdings.equity_cents(inp.valuation_prices));
     RiskContext {
         date: inp.date,
         equity,
         cash: crate::money::dollars(inp.holdings.cash_cents),
-        positions: inp.holdings.positions.clone(),
-        prices: inp.valuation_prices.clone(),
+        positions: Cow::Borrowed(&inp.holdings.positions),
+        prices: Cow::Borrowed(inp.valuation_prices),
         returns,
         adv20,
         equity_peak: inp.equity_peak,
@@ -162,9 +195,10 @@ pub fn build_risk_context(cfg: &PipelineConfig, rc: &RiskConfig, inp: &DayInputs
         recent_loss_sales: inp.activity.loss_sales_since(
             inp.date - chrono::Days::new(u64::from(rc.wash_sale_warning.lookback_days) + 1),
         ),
-        stale_symbols: cfg.stale_symbols.clone(),
-        corporate_action_symbols: cfg.corporate_action_symbols.clone(),
+        stale_symbols: Cow::Borrowed(&cfg.stale_symbols),
+        corporate_action_symbols: Cow::Borrowed(&cfg.corporate_action_symbols),
         orders_already_today: inp.orders_already_today,
+        terse: cfg.terse,
     }
 }
 
@@ -208,6 +242,7 @@ mod perf {
             trade_prices: &closes,
             last_targets: None,
             history: &hist,
+            returns: &CloseReturns::new(&hist),
             equity_peak: Some(12_000.0),
             previous_close_equity: Some(10_100.0),
             orders_already_today: 0,
@@ -224,6 +259,7 @@ mod perf {
             risk,
             stale_symbols: BTreeSet::new(),
             corporate_action_symbols: BTreeSet::new(),
+            terse: false,
         };
         let median = |c: &PipelineConfig| {
             let mut t: Vec<std::time::Duration> = (0..301)

@@ -13,6 +13,7 @@ use crate::cli::{BacktestArgs, FillArg};
 use crate::data::history;
 use crate::exit::{Exit, ExitError};
 use crate::ledger::{self, Col, Table};
+use crate::pipeline::PipelineConfig;
 use crate::strategy::Strategy;
 
 #[derive(Serialize)]
@@ -61,7 +62,11 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
         },
         initial_cents: crate::money::cents(cfg.backtest.initial_capital),
         risk_free: cfg.backtest.risk_free_rate,
-        pipeline: super::dry_run::pipeline_config(cfg, !args.no_risk),
+        pipeline: PipelineConfig {
+            // Passing rules' messages only matter in risk_checks.parquet.
+            terse: args.out.is_none(),
+            ..super::dry_run::pipeline_config(cfg, !args.no_risk)
+        },
     };
     let tradables = strategy.tradable_symbols();
     let signal = cfg.strategy.params.signal_symbol.clone();
@@ -163,7 +168,7 @@ fn print_summary(s: &Summary, out: &Outcome, no_risk: bool) {
 fn write_outputs(dir: &Path, out: &Outcome, tradables: &[String]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut t =
-        super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (d, w)), tradables);
+        super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (*d, w)), tradables);
     ledger::write(&dir.join("decisions.parquet"), &t)?;
     t = super::dry_run::orders_table(
         out.orders

@@ -12,7 +12,7 @@ use crate::broker::Broker;
 use crate::broker::sim::SimBroker;
 use crate::data::{history, store::BarStore};
 use crate::exit::{Exit, ExitError};
-use crate::pipeline::DayInputs;
+use crate::pipeline::{CloseReturns, DayInputs};
 use crate::portfolio::Holdings;
 use crate::risk::activity::Activity;
 use crate::state::State;
@@ -22,6 +22,7 @@ use crate::strategy::{Decision, History, Strategy};
 pub struct Day {
     pub date: NaiveDate,
     pub history: History,
+    pub returns: CloseReturns,
     pub decision: Decision,
     pub tradables: Vec<String>,
     /// Last close on or before the date of every tradable.
@@ -86,6 +87,7 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
         .context("reading the fills ledger")?;
     Ok(Day {
         date,
+        returns: CloseReturns::new(&hist),
         history: hist,
         decision,
         tradables,
@@ -110,6 +112,7 @@ impl Day {
             trade_prices: &self.closes,
             last_targets: self.last_targets.as_ref(),
             history: &self.history,
+            returns: &self.returns,
             equity_peak: self.equity_peak,
             previous_close_equity: self.previous_close_equity,
             orders_already_today: 0,

@@ -43,6 +43,7 @@ pub fn pipeline_config(cfg: &Config, with_risk: bool) -> PipelineConfig {
         risk: with_risk.then(|| cfg.risk.clone()),
         stale_symbols: Default::default(),
         corporate_action_symbols: Default::default(),
+        terse: false,
     }
 }
 

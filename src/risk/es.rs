@@ -27,8 +27,10 @@
 //!
 //! Portfolio returns are `Σ_s w_s · r_{s,t}` per day over the last `n` aligned days (series are
 //! oldest first and aligned on their last element); cash earns nothing in the simulation.
-//! Cost: O(positions × days) for the dot product plus an O(n) selection, no full sort.
+//! Cost: O(positions × days) for the dot product plus one pass that keeps the k worst days
+//! (an O(n) selection when k is large); no full sort.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,10 @@ pub enum EsError {
     #[error("no return history for {0}")]
     MissingReturns(String),
 }
+
+/// Daily returns per symbol, oldest first, aligned on the most recent day. Borrowed from a
+/// precomputed series in the daily path and the backtest; owned where tests build them.
+pub type Returns<'a> = BTreeMap<Cow<'a, str>, Cow<'a, [f64]>>;
 
 /// A Value-at-Risk / Expected-Shortfall pair, losses as positive fractions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -112,13 +118,45 @@ pub fn historical_var_es(returns: &[f64], alpha: f64) -> Result<VarEs, EsError> 
         return Err(EsError::NonFinite(format!("return at index {i}")));
     }
     let k = tail_count(returns.len(), alpha);
-    let mut losses: Vec<f64> = returns.iter().map(|r| -r).collect();
-    // Partial selection (O(n)) instead of a sort: afterwards the first k slots hold the k largest
-    // losses and slot k−1 is the k-th largest.
-    losses.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
-    let var = losses[k - 1];
-    let es = losses[..k].iter().sum::<f64>() / k as f64;
-    Ok(VarEs { var, es })
+    let worst = worst_losses(returns, k);
+    // Summed largest first, so the figure does not depend on the order of the input.
+    let es = worst.iter().sum::<f64>() / k as f64;
+    Ok(VarEs {
+        var: worst[k - 1],
+        es,
+    })
+}
+
+/// The `k` largest losses (`−r`) of `returns`, largest first (1 ≤ k ≤ len).
+fn worst_losses(returns: &[f64], k: usize) -> Vec<f64> {
+    if k > 64 {
+        // A long tail: partial selection (O(n)), then order the tail.
+        let mut losses: Vec<f64> = returns.iter().map(|r| -r).collect();
+        losses.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+        losses.truncate(k);
+        losses.sort_unstable_by(|a, b| b.total_cmp(a));
+        return losses;
+    }
+    // A short tail (13 of 500 at the defaults): one pass keeping the worst k in order on the
+    // stack; a loss no worse than the k-th worst so far costs one comparison. (The caller
+    // checked that every value is finite, so plain comparisons order them.)
+    let mut worst = [0.0f64; 64];
+    let mut len = 0;
+    for r in returns {
+        let loss = -r;
+        if len == k && loss <= worst[k - 1] {
+            continue;
+        }
+        // Shift the smaller losses down one slot (the k-th worst falls off a full list).
+        let mut j = len.min(k - 1);
+        while j > 0 && worst[j - 1] < loss {
+            worst[j] = worst[j - 1];
+            j -= 1;
+        }
+        worst[j] = loss;
+        len = (len + 1).min(k);
+    }
+    worst[..k].to_vec()
 }
 
 fn check_params(mu: f64, sigma: f64) -> Result<(), EsError> {
@@ -214,7 +252,7 @@ pub fn sample_moments(x: &[f64]) -> Result<Moments, EsError> {
 /// series, capped at `window`. Errors if a weighted symbol has no series.
 pub fn common_length<'a>(
     weights: impl IntoIterator<Item = (&'a String, &'a f64)>,
-    returns: &BTreeMap<String, Vec<f64>>,
+    returns: &Returns<'_>,
     window: usize,
 ) -> Result<usize, EsError> {
     let mut n = window;
@@ -223,7 +261,7 @@ pub fn common_length<'a>(
             continue;
         }
         let series = returns
-            .get(sym)
+            .get(sym.as_str())
             .ok_or_else(|| EsError::MissingReturns(sym.clone()))?;
         n = n.min(series.len());
     }
@@ -234,10 +272,13 @@ pub fn common_length<'a>(
 /// symbol has ≥ n observations, e.g. with [`common_length`]).
 pub fn weighted_returns<'a>(
     weights: impl IntoIterator<Item = (&'a String, &'a f64)>,
-    returns: &BTreeMap<String, Vec<f64>>,
+    returns: &Returns<'_>,
     n: usize,
 ) -> Result<Vec<f64>, EsError> {
-    let mut acc = vec![0.0; n];
+    // Filled by the first weighted symbol (w·r, which is what 0 + w·r gives), so the buffer
+    // is never zeroed first.
+    let mut acc: Vec<f64> = Vec::with_capacity(n);
+    let mut first = true;
     for (sym, &w) in weights {
         if w == 0.0 {
             continue;
@@ -246,7 +287,7 @@ pub fn weighted_returns<'a>(
             return Err(EsError::NonFinite(format!("weight of {sym}")));
         }
         let series = returns
-            .get(sym)
+            .get(sym.as_str())
             .ok_or_else(|| EsError::MissingReturns(sym.clone()))?;
         let tail = series
             .get(series.len().saturating_sub(n)..)
@@ -256,9 +297,17 @@ pub fn weighted_returns<'a>(
                 need: n,
             })?;
         // Symbol-major loop: both slices are contiguous, so this is a straight AXPY.
-        for (a, r) in acc.iter_mut().zip(tail) {
-            *a += w * r;
+        if first {
+            acc.extend(tail.iter().map(|r| w * r));
+            first = false;
+        } else {
+            for (a, r) in acc.iter_mut().zip(tail) {
+                *a += w * r;
+            }
         }
+    }
+    if first {
+        acc.resize(n, 0.0);
     }
     if let Some(t) = acc.iter().position(|v| !v.is_finite()) {
         return Err(EsError::NonFinite(format!(
@@ -271,7 +320,7 @@ pub fn weighted_returns<'a>(
 /// Daily portfolio returns of `weights` over the last `min(window, shortest series)` days.
 pub fn portfolio_returns(
     weights: &BTreeMap<String, f64>,
-    returns: &BTreeMap<String, Vec<f64>>,
+    returns: &Returns<'_>,
     window: usize,
 ) -> Result<Vec<f64>, EsError> {
     let n = common_length(weights, returns, window)?;

@@ -1,12 +1,13 @@
 //! The `expected_shortfall` target rule: measure the book with all three estimators, enforce the
 //! configured one by scaling the free (non-frozen) weights, or refuse the rebalance.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::{EsAction, EsCfg, EsMethod};
 use super::es::{self, EsError};
 use super::targets::{Book, pct};
-use super::{RiskContext, RuleOutcome, Verdict, exceeds, rule};
+use super::{Findings, RiskContext, RuleOutcome, Verdict, exceeds, rule};
 
 /// ES of one series by the given method, as a fraction.
 pub(crate) fn es_of(method: EsMethod, series: &[f64], alpha: f64) -> Result<f64, EsError> {
@@ -23,13 +24,31 @@ pub(crate) fn es_of(method: EsMethod, series: &[f64], alpha: f64) -> Result<f64,
     })
 }
 
-/// Frozen-leg and free-leg daily returns of the book, aligned (errors if data is too short).
+/// The book's daily returns split into the frozen leg and the free leg, aligned.
+pub(crate) struct Legs {
+    /// `None` when no weighted symbol is frozen (the usual day): the book is the free leg.
+    frozen: Option<Vec<f64>>,
+    pub(crate) free: Vec<f64>,
+}
+
+impl Legs {
+    /// Daily returns of the book with the free leg scaled by `c`.
+    fn combined(&self, c: f64) -> Cow<'_, [f64]> {
+        match &self.frozen {
+            None if c == 1.0 => Cow::Borrowed(&self.free),
+            None => Cow::Owned(self.free.iter().map(|b| c * b).collect()),
+            Some(fr) => Cow::Owned(fr.iter().zip(&self.free).map(|(a, b)| a + c * b).collect()),
+        }
+    }
+}
+
+/// Frozen-leg and free-leg daily returns of the book (errors if data is too short).
 pub(crate) fn legs(
     book: &BTreeMap<String, f64>,
     frozen: &BTreeSet<String>,
     ctx: &RiskContext,
     cfg: &EsCfg,
-) -> Result<(Vec<f64>, Vec<f64>), EsError> {
+) -> Result<Legs, EsError> {
     let n = es::common_length(book, &ctx.returns, cfg.window_days)?;
     if n < cfg.min_observations {
         return Err(EsError::TooFewObservations {
@@ -37,48 +56,40 @@ pub(crate) fn legs(
             need: cfg.min_observations,
         });
     }
-    let fr = es::weighted_returns(
-        book.iter().filter(|(s, _)| frozen.contains(*s)),
-        &ctx.returns,
-        n,
-    )?;
+    let is_frozen = |s: &String, w: &f64| *w != 0.0 && frozen.contains(s);
+    let frozen_leg = if book.iter().any(|(s, w)| is_frozen(s, w)) {
+        let fr = book.iter().filter(|(s, w)| is_frozen(s, w));
+        Some(es::weighted_returns(fr, &ctx.returns, n)?)
+    } else {
+        None
+    };
     let fe = es::weighted_returns(
         book.iter().filter(|(s, _)| !frozen.contains(*s)),
         &ctx.returns,
         n,
     )?;
-    Ok((fr, fe))
-}
-
-fn combine(frozen: &[f64], free: &[f64], c: f64) -> Vec<f64> {
-    frozen.iter().zip(free).map(|(a, b)| a + c * b).collect()
+    Ok(Legs {
+        frozen: frozen_leg,
+        free: fe,
+    })
 }
 
 pub(crate) fn expected_shortfall(
     cfg: &EsCfg,
     ctx: &RiskContext,
     book: &mut Book,
-    out: &mut Vec<RuleOutcome>,
+    out: &mut Findings,
 ) {
     let id = rule::EXPECTED_SHORTFALL;
     let (alpha, limit_pct) = (cfg.confidence_pct / 100.0, cfg.limit_pct);
     if book.gross() == 0.0 {
-        out.push(RuleOutcome::new(
-            id,
-            Verdict::Pass,
-            0.0,
-            limit_pct,
-            "all cash: no ES".into(),
-        ));
+        out.pass(id, 0.0, limit_pct, || "all cash: no ES".into());
         return;
     }
-    let measured = legs(&book.w, &book.frozen, ctx, cfg).and_then(|(fr, fe)| {
-        let full = combine(&fr, &fe, 1.0);
-        let report = es::es_report(&full, alpha)?;
-        // The enforced estimator is one of the three just computed.
-        Ok((report, report.by_method(cfg.method).es, fr, fe))
-    });
-    let (report, es1, fr, fe) = match measured {
+    // Only the enforced estimator decides; all three are reported whenever a message is written.
+    let measured = legs(&book.w, &book.frozen, ctx, cfg)
+        .and_then(|legs| Ok((es_of(cfg.method, &legs.combined(1.0), alpha)?, legs)));
+    let (es1, legs) = match measured {
         Ok(m) => m,
         Err(e) => {
             // An unmeasurable portfolio is not a passing one: refuse the rebalance.
@@ -96,30 +107,35 @@ pub(crate) fn expected_shortfall(
             return;
         }
     };
-    let all = format!(
-        "ES{} 1d hist {:.2} % normal {:.2} % CF {:.2} % (n={}, enforced {:?})",
-        cfg.confidence_pct,
-        pct(report.historical.es),
-        pct(report.normal.es),
-        pct(report.cornish_fisher.es),
-        report.n,
-        cfg.method
-    );
+    let all = || match es::es_report(&legs.combined(1.0), alpha) {
+        Ok(report) => format!(
+            "ES{} 1d hist {:.2} % normal {:.2} % CF {:.2} % (n={}, enforced {:?})",
+            cfg.confidence_pct,
+            pct(report.historical.es),
+            pct(report.normal.es),
+            pct(report.cornish_fisher.es),
+            report.n,
+            cfg.method
+        ),
+        Err(e) => format!(
+            "ES{} 1d {:?} {:.2} % ({e})",
+            cfg.confidence_pct,
+            cfg.method,
+            pct(es1)
+        ),
+    };
     let limit = limit_pct / 100.0;
     if !exceeds(es1, limit) {
-        out.push(RuleOutcome::new(
-            id,
-            Verdict::Pass,
-            pct(es1),
-            limit_pct,
-            format!("{all} within {limit_pct} %"),
-        ));
+        out.pass(id, pct(es1), limit_pct, || {
+            format!("{} within {limit_pct} %", all())
+        });
         return;
     }
     if cfg.action == EsAction::Block {
         book.freeze_all(ctx);
         let msg = format!(
-            "{all} over {limit_pct} %: rebalance blocked, targets frozen at current weights"
+            "{} over {limit_pct} %: rebalance blocked, targets frozen at current weights",
+            all()
         );
         out.push(RuleOutcome::new(
             id,
@@ -134,28 +150,29 @@ pub(crate) fn expected_shortfall(
     // leg it is not, so bisect on the free-leg multiplier (assumes ES non-decreasing in it, true
     // unless the free leg hedges the frozen one). `lo` always stays feasible, and feasibility is
     // strict (no slack) so the scaled book is never above the limit.
-    let feasible =
-        |c: f64| es_of(cfg.method, &combine(&fr, &fe, c), alpha).is_ok_and(|v| v <= limit);
+    let feasible = |c: f64| es_of(cfg.method, &legs.combined(c), alpha).is_ok_and(|v| v <= limit);
     let mut lo = 0.0;
     // With no frozen leg every estimator is positively homogeneous (mean, σ and returns scale
     // by c; skew and kurtosis do not change), so limit/ES is the answer: take it when it checks.
     let direct = (limit / es1) * (1.0 - 1e-12);
-    let note = if fr.iter().all(|r| *r == 0.0) && direct.is_finite() && feasible(direct) {
+    let note = if legs.frozen.is_none() && direct.is_finite() && feasible(direct) {
         lo = direct;
-        String::new()
+        ""
     } else if feasible(0.0) {
         let mut hi = 1.0;
         for _ in 0..60 {
             let mid = 0.5 * (lo + hi);
             if feasible(mid) { lo = mid } else { hi = mid }
         }
-        String::new()
+        ""
     } else {
-        " (frozen positions alone exceed the limit)".to_string()
+        " (frozen positions alone exceed the limit)"
     };
     book.scale_free(lo);
-    let msg =
-        format!("{all} over {limit_pct} %: risky weights scaled by {lo:.4}, rest to cash{note}");
+    let msg = format!(
+        "{} over {limit_pct} %: risky weights scaled by {lo:.4}, rest to cash{note}",
+        all()
+    );
     out.push(RuleOutcome::new(
         id,
         Verdict::Trim,

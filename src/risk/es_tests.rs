@@ -104,6 +104,35 @@ fn historical_by_hand_forty_returns() {
     );
 }
 
+/// The one-pass tail (k ≤ 64) and the selection path (k > 64) against a full sort, on series
+/// with ties, for many sizes and confidence levels.
+#[test]
+fn historical_tail_matches_a_full_sort() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // Coarse values so ties are common.
+        ((state % 41) as f64 - 20.0) / 1000.0
+    };
+    for n in [1usize, 2, 13, 40, 100, 500, 3000] {
+        let r: Vec<f64> = (0..n).map(|_| next()).collect();
+        for alpha in [0.5, 0.9, 0.95, 0.975, 0.99] {
+            let k = tail_count(n, alpha);
+            let mut losses: Vec<f64> = r.iter().map(|x| -x).collect();
+            losses.sort_by(|a, b| b.total_cmp(a));
+            let want_es = losses[..k].iter().sum::<f64>() / k as f64;
+            let h = historical_var_es(&r, alpha).unwrap();
+            assert_eq!(h.var, losses[k - 1], "n={n} alpha={alpha}");
+            assert!(
+                close(h.es, want_es, 1e-15),
+                "n={n} alpha={alpha}: {h:?} vs {want_es}"
+            );
+        }
+    }
+}
+
 #[test]
 fn historical_by_hand_two_hundred_returns() {
     // 200 returns: 195 gains of 1 % and losses 5, 4, 3, 2, 1 % → k = 5.
@@ -153,10 +182,10 @@ fn moments_by_hand() {
 
 #[test]
 fn portfolio_returns_align_on_the_most_recent_day() {
-    let mut rets = BTreeMap::new();
-    rets.insert("A".to_string(), vec![9.0, 0.01, 0.02, 0.03]);
-    rets.insert("B".to_string(), vec![-0.01, 0.0, 0.01]);
-    rets.insert("C".to_string(), vec![]);
+    let mut rets = Returns::new();
+    rets.insert("A".into(), vec![9.0, 0.01, 0.02, 0.03].into());
+    rets.insert("B".into(), vec![-0.01, 0.0, 0.01].into());
+    rets.insert("C".into(), vec![].into());
     let w = BTreeMap::from([
         ("A".to_string(), 0.5),
         ("B".to_string(), 0.5),
@@ -178,7 +207,7 @@ fn portfolio_returns_align_on_the_most_recent_day() {
 #[ignore]
 fn es_timing_4000_positions_500_days() {
     let (syms, days) = (4000usize, 520usize);
-    let mut returns = BTreeMap::new();
+    let mut returns = Returns::new();
     let mut weights = BTreeMap::new();
     let mut state = 0x2545_f491_4f6c_dd1du64;
     for s in 0..syms {
@@ -190,7 +219,7 @@ fn es_timing_4000_positions_500_days() {
                 (state % 10_000) as f64 / 250_000.0 - 0.02
             })
             .collect();
-        returns.insert(format!("SYM{s:05}"), series);
+        returns.insert(format!("SYM{s:05}").into(), series.into());
         weights.insert(format!("SYM{s:05}"), 1.0 / syms as f64);
     }
     let start = std::time::Instant::now();

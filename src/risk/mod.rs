@@ -52,6 +52,7 @@ mod snapshot;
 mod targets;
 mod validate;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
@@ -156,9 +157,10 @@ impl RuleOutcome {
     }
 }
 
-/// Everything the rules look at. Plain data filled by the caller.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RiskContext {
+/// Everything the rules look at. Plain data filled by the caller; the large parts are borrowed
+/// (`Cow`) so a backtest can build one per day without copying the book or the price history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RiskContext<'a> {
     /// Trading date (America/New_York).
     pub date: NaiveDate,
     /// Account equity now, USD.
@@ -166,11 +168,11 @@ pub struct RiskContext {
     /// Cash now, USD.
     pub cash: f64,
     /// Shares held per symbol.
-    pub positions: BTreeMap<String, i64>,
+    pub positions: Cow<'a, BTreeMap<String, i64>>,
     /// Latest price per symbol.
-    pub prices: BTreeMap<String, f64>,
+    pub prices: Cow<'a, BTreeMap<String, f64>>,
     /// Daily simple returns per symbol, oldest first, aligned on the last element (most recent).
-    pub returns: BTreeMap<String, Vec<f64>>,
+    pub returns: es::Returns<'a>,
     /// 20-day average daily volume in shares.
     pub adv20: BTreeMap<String, f64>,
     /// Highest recorded end-of-day equity before today (the drawdown budget's peak).
@@ -182,14 +184,18 @@ pub struct RiskContext {
     /// Symbols sold at a loss, with the sale date.
     pub recent_loss_sales: Vec<(String, NaiveDate)>,
     /// Symbols the data-quality module flags as stale.
-    pub stale_symbols: BTreeSet<String>,
+    pub stale_symbols: Cow<'a, BTreeSet<String>>,
     /// Symbols with an unexplained corporate action.
-    pub corporate_action_symbols: BTreeSet<String>,
+    pub corporate_action_symbols: Cow<'a, BTreeSet<String>>,
     /// Orders already placed today.
     pub orders_already_today: usize,
+    /// Passing rules record their verdict and numbers but no message (a backtest that writes
+    /// no risk table: formatting every rule's line every day was a third of its run time).
+    /// Every non-pass outcome always carries its message.
+    pub terse: bool,
 }
 
-impl RiskContext {
+impl RiskContext<'_> {
     /// Current weight of `symbol` (position × price / equity); 0 when not held, `None` when held
     /// but the price or equity is unusable.
     pub fn current_weight(&self, symbol: &str) -> Option<f64> {
@@ -205,6 +211,36 @@ impl RiskContext {
             && self.equity > 0.0
             && w.is_finite())
         .then_some(w)
+    }
+}
+
+/// Findings of one phase, in rule order.
+pub(crate) struct Findings {
+    list: Vec<RuleOutcome>,
+    terse: bool,
+}
+
+impl Findings {
+    fn new(ctx: &RiskContext) -> Self {
+        Findings {
+            list: Vec::new(),
+            terse: ctx.terse,
+        }
+    }
+
+    pub(crate) fn push(&mut self, outcome: RuleOutcome) {
+        self.list.push(outcome);
+    }
+
+    /// A passing rule; its message is only built when the context is not terse.
+    pub(crate) fn pass(&mut self, id: &str, value: f64, limit: f64, msg: impl FnOnce() -> String) {
+        let msg = if self.terse { String::new() } else { msg() };
+        self.list
+            .push(RuleOutcome::new(id, Verdict::Pass, value, limit, msg));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
     }
 }
 
@@ -267,7 +303,7 @@ pub fn check_targets(
     targets: &BTreeMap<String, f64>,
 ) -> TargetCheck {
     let mut book = targets::Book::new(targets);
-    let mut out = Vec::new();
+    let mut out = Findings::new(ctx);
     targets::inputs(ctx, &mut book, &mut out);
     if cfg.restricted_symbols.enabled {
         targets::restricted(&cfg.restricted_symbols, &mut book, &mut out);
@@ -307,13 +343,13 @@ pub fn check_targets(
     targets::min_cash(cfg.min_cash_pct, &mut book, &mut out);
     TargetCheck {
         adjusted: book.w,
-        outcomes: out,
+        outcomes: out.list,
     }
 }
 
 /// Phase 2: run the order rules in the documented order and return the approved orders.
 pub fn check_orders(cfg: &RiskConfig, ctx: &RiskContext, orders: Vec<OrderIntent>) -> OrderCheck {
-    let mut out = Vec::new();
+    let mut out = Findings::new(ctx);
     let mut live = orders::inputs(orders, &mut out);
     if cfg.daily_loss_circuit_breaker.enabled {
         live = orders::circuit_breaker(
@@ -328,11 +364,11 @@ pub fn check_orders(cfg: &RiskConfig, ctx: &RiskContext, orders: Vec<OrderIntent
         live = orders::block_buys(rule::RESTRICTED_SYMBOLS, &set, "restricted", live, &mut out);
     }
     if cfg.stale_data.enabled {
-        let set = orders::upper_set(&ctx.stale_symbols);
+        let set = orders::upper_set(ctx.stale_symbols.iter());
         live = orders::block_buys(rule::STALE_DATA, &set, "flagged stale", live, &mut out);
     }
     if cfg.corporate_action_guard.enabled {
-        let set = orders::upper_set(&ctx.corporate_action_symbols);
+        let set = orders::upper_set(ctx.corporate_action_symbols.iter());
         let why = "flagged for an unexplained corporate action";
         live = orders::block_buys(rule::CORPORATE_ACTION_GUARD, &set, why, live, &mut out);
     }
@@ -353,7 +389,7 @@ pub fn check_orders(cfg: &RiskConfig, ctx: &RiskContext, orders: Vec<OrderIntent
     }
     OrderCheck {
         approved: live,
-        outcomes: out,
+        outcomes: out.list,
     }
 }
 

@@ -6,14 +6,10 @@
 use std::collections::BTreeSet;
 
 use super::config::WashSaleCfg;
-use super::{RiskContext, RuleOutcome, Verdict, exceeds, rule};
+use super::{Findings, RiskContext, RuleOutcome, Verdict, exceeds, rule};
 use crate::model::{OrderIntent, Side};
 
-pub(crate) type Out = Vec<RuleOutcome>;
-
-pub(crate) fn pass(id: &str, value: f64, limit: f64, msg: String, out: &mut Out) {
-    out.push(RuleOutcome::new(id, Verdict::Pass, value, limit, msg));
-}
+pub(crate) type Out = Findings;
 
 pub(crate) fn describe(o: &OrderIntent) -> String {
     format!(
@@ -64,7 +60,7 @@ pub(crate) fn circuit_breaker(
         .previous_close_equity
         .filter(|p| p.is_finite() && *p > 0.0)
     else {
-        pass(id, 0.0, limit_pct, "no previous close recorded".into(), out);
+        out.pass(id, 0.0, limit_pct, || "no previous close recorded".into());
         return orders;
     };
     // Unusable equity trips the breaker: we cannot tell how much was lost.
@@ -74,13 +70,9 @@ pub(crate) fn circuit_breaker(
         f64::NAN
     };
     if loss_pct.is_finite() && !exceeds(loss_pct, limit_pct) {
-        pass(
-            id,
-            loss_pct,
-            limit_pct,
-            format!("loss since previous close {loss_pct:.2} % within {limit_pct} %"),
-            out,
-        );
+        out.pass(id, loss_pct, limit_pct, || {
+            format!("loss since previous close {loss_pct:.2} % within {limit_pct} %")
+        });
         return orders;
     }
     let msg = format!(
@@ -126,13 +118,9 @@ pub(crate) fn block_buys(
         })
         .collect();
     if out.len() == start {
-        pass(
-            id,
-            0.0,
-            0.0,
-            format!("no buy in the {} symbols on the list", set.len()),
-            out,
-        );
+        out.pass(id, 0.0, 0.0, || {
+            format!("no buy in the {} symbols on the list", set.len())
+        });
     }
     kept
 }
@@ -191,13 +179,9 @@ pub(crate) fn max_notional(
         })
         .collect();
     if out.len() == start {
-        pass(
-            id,
-            largest,
-            limit,
-            format!("largest order notional {largest:.2} within {limit:.2}"),
-            out,
-        );
+        out.pass(id, largest, limit, || {
+            format!("largest order notional {largest:.2} within {limit:.2}")
+        });
     }
     kept
 }
@@ -238,13 +222,9 @@ pub(crate) fn adv_participation(
         })
         .collect();
     if out.len() == start {
-        pass(
-            id,
-            largest,
-            limit_pct,
-            format!("largest participation {largest:.2} % within {limit_pct} %"),
-            out,
-        );
+        out.pass(id, largest, limit_pct, || {
+            format!("largest participation {largest:.2} % within {limit_pct} %")
+        });
     }
     kept
 }
@@ -261,13 +241,9 @@ pub(crate) fn max_orders(
     let left = limit.saturating_sub(ctx.orders_already_today);
     let total = ctx.orders_already_today + orders.len();
     if orders.len() <= left {
-        pass(
-            id,
-            total as f64,
-            limit as f64,
-            format!("{total} orders today within {limit}"),
-            out,
-        );
+        out.pass(id, total as f64, limit as f64, || {
+            format!("{total} orders today within {limit}")
+        });
         return orders;
     }
     let sells = orders.iter().filter(|o| o.side == Side::Sell).count();
@@ -326,13 +302,9 @@ pub(crate) fn wash_sale(
         }
     }
     if out.len() == start {
-        pass(
-            id,
-            0.0,
-            lookback,
-            "no buy after a recent loss sale".into(),
-            out,
-        );
+        out.pass(id, 0.0, lookback, || {
+            "no buy after a recent loss sale".into()
+        });
     }
 }
 

@@ -68,8 +68,8 @@ fn restricted_stale_and_corporate_action_block_buys_only() {
     let mut cfg = RiskConfig::default();
     cfg.restricted_symbols.symbols = vec!["a".into()];
     let mut c = ctx();
-    c.stale_symbols.insert("B".into());
-    c.corporate_action_symbols.insert("C".into());
+    c.stale_symbols.to_mut().insert("B".into());
+    c.corporate_action_symbols.to_mut().insert("C".into());
     let mut orders = Vec::new();
     for s in ["A", "B", "C"] {
         orders.push(o(s, Side::Buy, 1, 100.0));

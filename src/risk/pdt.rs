@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
 use super::config::PdtCfg;
-use super::orders::{Out, describe, pass};
+use super::orders::{Out, describe};
 use super::{RiskContext, RuleOutcome, Verdict, rule};
 use crate::model::{OrderIntent, Side};
 
@@ -37,11 +37,12 @@ pub(crate) fn pdt_guard(
     let max = cfg.max_day_trades as f64;
     // NaN equity is treated as small: the guard applies.
     if ctx.equity >= cfg.equity_threshold {
-        let msg = format!(
-            "equity {:.2} at or above {:.2}: guard inactive",
-            ctx.equity, cfg.equity_threshold
-        );
-        pass(id, ctx.equity, cfg.equity_threshold, msg, out);
+        out.pass(id, ctx.equity, cfg.equity_threshold, || {
+            format!(
+                "equity {:.2} at or above {:.2}: guard inactive",
+                ctx.equity, cfg.equity_threshold
+            )
+        });
         return orders;
     }
     let start = window_start(ctx.date, cfg.window_business_days);
@@ -85,13 +86,9 @@ pub(crate) fn pdt_guard(
         kept.push(o);
     }
     if out.len() == first {
-        pass(
-            id,
-            count as f64,
-            max,
-            format!("{count} day trades in the window, max {max}"),
-            out,
-        );
+        out.pass(id, count as f64, max, || {
+            format!("{count} day trades in the window, max {max}")
+        });
     }
     kept
 }

@@ -75,7 +75,7 @@ pub fn risk_snapshot(
     let esc = &cfg.expected_shortfall;
     let alpha = esc.confidence_pct / 100.0;
     let report =
-        legs(targets, &BTreeSet::new(), ctx, esc).and_then(|(_, free)| es::es_report(&free, alpha));
+        legs(targets, &BTreeSet::new(), ctx, esc).and_then(|legs| es::es_report(&legs.free, alpha));
     let (rep, es_error) = match report {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e.to_string())),

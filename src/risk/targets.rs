@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::config::{DrawdownCfg, DrawdownTier, RestrictedCfg};
-use super::{RiskContext, RuleOutcome, Verdict, exceeds, rule};
+use super::{Findings, RiskContext, RuleOutcome, Verdict, exceeds, rule};
 
 /// Working target book: weights plus the symbols later scalings must not touch.
 pub(crate) struct Book {
@@ -63,7 +63,7 @@ pub(crate) fn pct(x: f64) -> f64 {
 }
 
 /// Non-finite target weights cannot be measured: freeze them at the current weight.
-pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Vec<RuleOutcome>) {
+pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Findings) {
     let bad: Vec<String> = book
         .w
         .iter()
@@ -82,7 +82,7 @@ pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Vec<RuleOutco
     }
 }
 
-pub(crate) fn restricted(cfg: &RestrictedCfg, book: &mut Book, out: &mut Vec<RuleOutcome>) {
+pub(crate) fn restricted(cfg: &RestrictedCfg, book: &mut Book, out: &mut Findings) {
     let list: BTreeSet<String> = cfg
         .symbols
         .iter()
@@ -99,14 +99,9 @@ pub(crate) fn restricted(cfg: &RestrictedCfg, book: &mut Book, out: &mut Vec<Rul
         }
     }
     if out.len() == start {
-        let msg = format!("no target in the {} restricted symbols", list.len());
-        out.push(RuleOutcome::new(
-            rule::RESTRICTED_SYMBOLS,
-            Verdict::Pass,
-            0.0,
-            0.0,
-            msg,
-        ));
+        out.pass(rule::RESTRICTED_SYMBOLS, 0.0, 0.0, || {
+            format!("no target in the {} restricted symbols", list.len())
+        });
     }
 }
 
@@ -116,7 +111,7 @@ pub(crate) fn freeze_flagged(
     flagged: &BTreeSet<String>,
     ctx: &RiskContext,
     book: &mut Book,
-    out: &mut Vec<RuleOutcome>,
+    out: &mut Findings,
 ) {
     let start = out.len();
     // Held-but-untargeted symbols count too: an absent target would otherwise mean "sell all".
@@ -165,17 +160,11 @@ pub(crate) fn freeze_flagged(
         out.push(RuleOutcome::new(id, verdict, pct(target), pct(cur), msg).sym(s));
     }
     if out.len() == start {
-        out.push(RuleOutcome::new(
-            id,
-            Verdict::Pass,
-            0.0,
-            0.0,
-            "no flagged symbol in the targets".into(),
-        ));
+        out.pass(id, 0.0, 0.0, || "no flagged symbol in the targets".into());
     }
 }
 
-pub(crate) fn max_weight(limit_pct: f64, book: &mut Book, out: &mut Vec<RuleOutcome>) {
+pub(crate) fn max_weight(limit_pct: f64, book: &mut Book, out: &mut Findings) {
     let id = rule::MAX_WEIGHT_PER_SYMBOL;
     let limit = limit_pct / 100.0;
     let start = out.len();
@@ -200,23 +189,19 @@ pub(crate) fn max_weight(limit_pct: f64, book: &mut Book, out: &mut Vec<RuleOutc
         }
     }
     if out.len() == start {
-        let msg = format!("largest weight {:.2} % within {limit_pct} %", pct(largest));
-        out.push(RuleOutcome::new(
-            id,
-            Verdict::Pass,
-            pct(largest),
-            limit_pct,
-            msg,
-        ));
+        out.pass(id, pct(largest), limit_pct, || {
+            format!("largest weight {:.2} % within {limit_pct} %", pct(largest))
+        });
     }
 }
 
-pub(crate) fn gross_leverage(limit: f64, book: &mut Book, out: &mut Vec<RuleOutcome>) {
+pub(crate) fn gross_leverage(limit: f64, book: &mut Book, out: &mut Findings) {
     let id = rule::MAX_GROSS_LEVERAGE;
     let gross = book.gross();
     if !exceeds(gross, limit) {
-        let msg = format!("gross {gross:.4} within {limit}");
-        out.push(RuleOutcome::new(id, Verdict::Pass, gross, limit, msg));
+        out.pass(id, gross, limit, || {
+            format!("gross {gross:.4} within {limit}")
+        });
         return;
     }
     let (frozen, free) = book.split(f64::abs);
@@ -284,20 +269,16 @@ pub fn drawdown_state(cfg: &DrawdownCfg, ctx: &RiskContext) -> DrawdownState {
     }
 }
 
-pub(crate) fn drawdown(
-    cfg: &DrawdownCfg,
-    ctx: &RiskContext,
-    book: &mut Book,
-    out: &mut Vec<RuleOutcome>,
-) {
+pub(crate) fn drawdown(cfg: &DrawdownCfg, ctx: &RiskContext, book: &mut Book, out: &mut Findings) {
     let id = rule::DRAWDOWN_BUDGET;
     let st = drawdown_state(cfg, ctx);
     let dd = pct(st.drawdown);
     match st.active {
         None => {
             let first = cfg.tiers.first().map_or(100.0, |t| t.drawdown_pct);
-            let msg = format!("drawdown {dd:.2} % from peak {:.2}: no tier", st.peak);
-            out.push(RuleOutcome::new(id, Verdict::Pass, dd, first, msg));
+            out.pass(id, dd, first, || {
+                format!("drawdown {dd:.2} % from peak {:.2}: no tier", st.peak)
+            });
         }
         Some(t) => {
             book.scale_free(st.exposure);
@@ -310,19 +291,14 @@ pub(crate) fn drawdown(
     }
 }
 
-pub(crate) fn min_cash(limit_pct: f64, book: &mut Book, out: &mut Vec<RuleOutcome>) {
+pub(crate) fn min_cash(limit_pct: f64, book: &mut Book, out: &mut Findings) {
     let id = rule::MIN_CASH_PCT;
     let floor = limit_pct / 100.0;
     let cash = 1.0 - book.w.values().sum::<f64>();
     if !exceeds(floor, cash) {
-        let msg = format!("cash {:.2} % at or above {limit_pct} %", pct(cash));
-        out.push(RuleOutcome::new(
-            id,
-            Verdict::Pass,
-            pct(cash),
-            limit_pct,
-            msg,
-        ));
+        out.pass(id, pct(cash), limit_pct, || {
+            format!("cash {:.2} % at or above {limit_pct} %", pct(cash))
+        });
         return;
     }
     let (frozen, free) = book.split(|w| w);

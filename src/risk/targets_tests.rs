@@ -101,15 +101,15 @@ fn restricted_target_goes_to_zero() {
 fn stale_and_corporate_action_freeze_at_current_weight() {
     for id in [rule::STALE_DATA, rule::CORPORATE_ACTION_GUARD] {
         let mut c = ctx();
-        c.positions.insert("A".into(), 300); // 30 % at 100 × 300 / 100 000
-        c.positions.insert("C".into(), 100); // held, not targeted: must not be sold
-        c.positions.insert("X".into(), 50); // targeted at its current 5 %: nothing to change
+        c.positions.to_mut().insert("A".into(), 300); // 30 % at 100 × 300 / 100 000
+        c.positions.to_mut().insert("C".into(), 100); // held, not targeted: must not be sold
+        c.positions.to_mut().insert("X".into(), 50); // targeted at its current 5 %: nothing to change
         let flagged: BTreeSet<String> =
             ["A", "C", "D", "X"].iter().map(|s| s.to_string()).collect();
         if id == rule::STALE_DATA {
-            c.stale_symbols = flagged
+            c.stale_symbols = std::borrow::Cow::Owned(flagged)
         } else {
-            c.corporate_action_symbols = flagged
+            c.corporate_action_symbols = std::borrow::Cow::Owned(flagged)
         }
         let r = check_targets(&only(id), &c, &w(&[("A", 0.6), ("B", 0.35), ("X", 0.05)]));
         assert!(
@@ -168,9 +168,9 @@ fn drawdown_tiers_along_an_equity_path() {
     assert_eq!(drawdown_state(&cfg.drawdown_budget, &c).tier, None);
 }
 
-fn es_ctx() -> RiskContext {
+fn es_ctx() -> RiskContext<'static> {
     let mut c = ctx();
-    c.returns.insert("A".into(), fat(78)); // historical ES of A alone = 8 %
+    c.returns.insert("A".into(), fat(78).into()); // historical ES of A alone = 8 %
     c
 }
 
@@ -214,9 +214,9 @@ fn es_scaling_keeps_frozen_leg_and_bisects_free_leg() {
     cfg.stale_data.enabled = true;
     cfg.expected_shortfall.limit_pct = 4.0;
     let mut c = es_ctx();
-    c.returns.insert("B".into(), fat(78)); // perfectly correlated with A
-    c.positions.insert("B".into(), 200); // 20 %, stale → frozen
-    c.stale_symbols.insert("B".into());
+    c.returns.insert("B".into(), fat(78).into()); // perfectly correlated with A
+    c.positions.to_mut().insert("B".into(), 200); // 20 %, stale → frozen
+    c.stale_symbols.to_mut().insert("B".into());
     let r = check_targets(&cfg, &c, &w(&[("A", 0.8), ("B", 0.5)]));
     // ES = 8 % × (0.2 + a) ≤ 4 % → a = 0.3.
     assert!(close(r.adjusted["B"], 0.2));
@@ -229,7 +229,7 @@ fn es_block_action_and_missing_data_freeze_the_book() {
     cfg.expected_shortfall.limit_pct = 4.0;
     cfg.expected_shortfall.action = EsAction::Block;
     let mut c = es_ctx();
-    c.positions.insert("A".into(), 100); // current 10 %
+    c.positions.to_mut().insert("A".into(), 100); // current 10 %
     let r = check_targets(&cfg, &c, &w(&[("A", 0.9)]));
     assert_eq!(
         verdict_of(&r.outcomes, rule::EXPECTED_SHORTFALL),
@@ -238,7 +238,7 @@ fn es_block_action_and_missing_data_freeze_the_book() {
     assert!(close(r.adjusted["A"], 0.1));
     // Too few observations (default minimum 60) blocks too, whatever the action.
     cfg.expected_shortfall.action = EsAction::Scale;
-    c.returns.insert("A".into(), vec![0.001; 59]);
+    c.returns.insert("A".into(), vec![0.001; 59].into());
     let r = check_targets(&cfg, &c, &w(&[("A", 0.9)]));
     assert_eq!(
         verdict_of(&r.outcomes, rule::EXPECTED_SHORTFALL),
@@ -279,7 +279,7 @@ fn es_enforces_the_configured_method() {
 #[test]
 fn non_finite_target_is_frozen_by_inputs() {
     let mut c = ctx();
-    c.positions.insert("A".into(), 100);
+    c.positions.to_mut().insert("A".into(), 100);
     let r = check_targets(&only("none"), &c, &w(&[("A", f64::NAN)]));
     assert!(close(r.adjusted["A"], 0.1));
     assert_eq!(verdict_of(&r.outcomes, rule::INPUTS), [Verdict::Block]);

@@ -29,7 +29,7 @@ pub(crate) fn fat(n_pos: usize) -> Vec<f64> {
 }
 
 /// Tuesday 2026-03-10, equity 100 000, no positions, mild returns for TQQQ/QQQ/A/B.
-pub(crate) fn ctx() -> RiskContext {
+pub(crate) fn ctx() -> RiskContext<'static> {
     let mut c = RiskContext {
         date: day(2026, 3, 10),
         equity: 100_000.0,
@@ -37,8 +37,8 @@ pub(crate) fn ctx() -> RiskContext {
         ..Default::default()
     };
     for s in ["TQQQ", "QQQ", "A", "B", "C", "D", "X"] {
-        c.returns.insert(s.to_string(), mild(100));
-        c.prices.insert(s.to_string(), 100.0);
+        c.returns.insert(s.into(), mild(100).into());
+        c.prices.to_mut().insert(s.to_string(), 100.0);
         c.adv20.insert(s.to_string(), 1_000_000.0);
     }
     c
@@ -131,7 +131,7 @@ fn drawdown_runs_before_es_so_es_sees_the_scaled_book() {
     let mut cfg = RiskConfig::default();
     cfg.expected_shortfall.limit_pct = 4.0;
     let mut c = ctx();
-    c.returns.insert("A".into(), fat(78));
+    c.returns.insert("A".into(), fat(78).into());
     c.equity_peak = Some(100_000.0);
     c.equity = 89_000.0;
     let r = check_targets(&cfg, &c, &w(&[("A", 1.0)]));
@@ -169,8 +169,8 @@ fn freeze_runs_before_caps_and_caps_leave_frozen_symbols_alone() {
     let mut cfg = RiskConfig::default();
     cfg.max_weight_per_symbol.limit_pct = 50.0;
     let mut c = ctx();
-    c.positions.insert("A".into(), 700);
-    c.stale_symbols.insert("A".into());
+    c.positions.to_mut().insert("A".into(), 700);
+    c.stale_symbols.to_mut().insert("A".into());
     let r = check_targets(&cfg, &c, &w(&[("A", 0.2), ("B", 0.6)]));
     assert!(close(r.adjusted["A"], 0.7));
     assert!(close(r.adjusted["B"], 0.3), "{:?}", r.adjusted);
@@ -198,7 +198,7 @@ fn outcomes_serialise_with_nan_as_null() {
 #[test]
 fn snapshot_reports_all_estimators_and_headroom() {
     let mut c = ctx();
-    c.returns.insert("A".into(), fat(78));
+    c.returns.insert("A".into(), fat(78).into());
     c.equity_peak = Some(100_000.0);
     c.equity = 95_000.0;
     c.previous_close_equity = Some(100_000.0);
@@ -226,4 +226,35 @@ fn snapshot_reports_all_estimators_and_headroom() {
         .find(|h| h.rule == rule::EXPECTED_SHORTFALL)
         .map(|h| h.value);
     assert_eq!(hn, s2.es_normal);
+}
+
+/// A terse context (a backtest writing no risk table) changes no verdict, number or target:
+/// passing rules only lose their message, and every other outcome keeps it.
+#[test]
+fn terse_context_changes_only_pass_messages() {
+    let mut cfg = RiskConfig::default();
+    cfg.expected_shortfall.limit_pct = 4.0; // A alone has ES 8 %: trimmed
+    let mut c = ctx();
+    c.returns.insert("A".into(), fat(78).into());
+    c.positions.to_mut().insert("B".into(), 100);
+    let targets = w(&[("A", 0.9), ("B", 0.05)]);
+    let full = check_targets(&cfg, &c, &targets);
+    c.terse = true;
+    let terse = check_targets(&cfg, &c, &targets);
+    assert_eq!(full.adjusted, terse.adjusted);
+    assert_eq!(full.outcomes.len(), terse.outcomes.len());
+    assert!(full.outcomes.iter().any(|o| o.verdict != Verdict::Pass));
+    for (f, t) in full.outcomes.iter().zip(&terse.outcomes) {
+        assert_eq!(
+            (&f.rule, f.verdict, &f.symbol),
+            (&t.rule, t.verdict, &t.symbol)
+        );
+        assert!(f.value.to_bits() == t.value.to_bits() && f.limit == t.limit);
+        assert!(!f.message.is_empty(), "{f:?}");
+        if t.verdict == Verdict::Pass {
+            assert!(t.message.is_empty(), "{t:?}");
+        } else {
+            assert_eq!(f.message, t.message);
+        }
+    }
 }

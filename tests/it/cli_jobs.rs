@@ -172,6 +172,59 @@ fn golden_master_backtest_2010_2026() {
     assert!((v["benchmark"]["max_drawdown"].as_f64().expect("b") + 0.3562).abs() < 0.0005);
 }
 
+/// `--out` writes every table, and asking for them changes no figure: without `--out` the
+/// passing risk rules skip their messages, and the summary must be the same to the bit.
+#[test]
+fn backtest_out_writes_the_tables_and_changes_no_figure() {
+    let sb = Sandbox::with_sample("");
+    let args = [
+        "--json",
+        "backtest",
+        "--from",
+        "2015-01-02",
+        "--to",
+        "2016-12-30",
+    ];
+    let plain = sb.run(&args);
+    assert_eq!(code(&plain), 0, "{}", stderr(&plain));
+    let dir = sb.path().join("bt");
+    let dir_s = dir.display().to_string();
+    let mut with_out = args.to_vec();
+    with_out.extend(["--out", &dir_s]);
+    let written = sb.run(&with_out);
+    assert_eq!(code(&written), 0, "{}", stderr(&written));
+    assert_eq!(stdout(&plain), stdout(&written));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&plain)).expect("json");
+    let read = |name: &str| {
+        trader::ledger::read(&dir.join(name))
+            .expect("readable")
+            .expect("written")
+    };
+    for name in ["decisions.parquet", "orders.parquet", "equity.parquet"] {
+        assert!(read(name).height() > 0, "{name}");
+    }
+    let fills = read("fills.parquet");
+    let filled = fills
+        .column("status")
+        .expect("status")
+        .str()
+        .expect("text")
+        .iter()
+        .filter(|s| *s == Some("filled"))
+        .count();
+    assert_eq!(v["trades"].as_u64(), Some(filled as u64));
+    let risk = read("risk_checks.parquet");
+    let equity_days = read("equity.parquet").height();
+    // Every enabled target rule reports every day, passes included, each with its message.
+    assert!(risk.height() >= 7 * equity_days, "{} rows", risk.height());
+    let messages = risk
+        .column("message")
+        .expect("message")
+        .str()
+        .expect("text");
+    assert!(messages.iter().all(|m| m.is_some_and(|m| !m.is_empty())));
+}
+
 #[test]
 fn risk_shows_es_drawdown_and_headroom_without_writing() {
     let sb = Sandbox::with_sample("");

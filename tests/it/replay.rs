@@ -15,7 +15,7 @@ use trader::data::history;
 use trader::model::Side;
 use trader::state::store::StateStore;
 use trader::state::{State, TargetRecord};
-use trader::strategy::Strategy;
+use trader::strategy::{Decision, History, Strategy};
 
 /// A small deterministic generator, so a failure names a reproducible date.
 struct Lcg(u64);
@@ -29,22 +29,30 @@ impl Lcg {
     }
 }
 
-fn backtest(sb: &Sandbox) -> (trader::config::Config, Outcome) {
+/// The configuration and the strategy's decisions over the whole sample (the backtest borrows them).
+fn decide(sb: &Sandbox) -> (trader::config::Config, History, Vec<Decision>) {
     let (cfg, _) = trader::config::load(&sb.config()).expect("config");
-    let strategy = cfg.strategy_impl();
     let hist = history::load_for_strategy(&cfg, None).expect("history");
-    let decisions = strategy.decide_all(&hist).expect("decisions");
+    let decisions = cfg.strategy_impl().decide_all(&hist).expect("decisions");
+    (cfg, hist, decisions)
+}
+
+fn backtest<'a>(
+    cfg: &trader::config::Config,
+    hist: &History,
+    decisions: &'a [Decision],
+) -> Outcome<'a> {
+    let strategy = cfg.strategy_impl();
     let spec = Spec {
         from: NaiveDate::from_ymd_opt(2010, 1, 4).expect("date"),
         to: NaiveDate::from_ymd_opt(2026, 5, 1).expect("date"),
         fill: Fill::Close,
         initial_cents: trader::money::cents(cfg.account.initial_capital),
         risk_free: 0.0,
-        pipeline: trader::commands::dry_run::pipeline_config(&cfg, true),
+        pipeline: trader::commands::dry_run::pipeline_config(cfg, true),
     };
     let tradables = strategy.tradable_symbols();
-    let out = backtest::run(&spec, &hist, &decisions, &tradables, "QQQ");
-    (cfg, out)
+    backtest::run(&spec, hist, decisions, &tradables, "QQQ")
 }
 
 /// Write the account, state and fills ledger as they stood after the close before `date`.
@@ -106,7 +114,8 @@ fn rebuild(sb: &Sandbox, cfg: &trader::config::Config, out: &Outcome, date: Naiv
 #[test]
 fn dry_run_replays_the_backtest_decision_on_50_random_dates() {
     let sb = Sandbox::with_sample("");
-    let (cfg, out) = backtest(&sb);
+    let (cfg, hist, decisions) = decide(&sb);
+    let out = backtest(&cfg, &hist, &decisions);
     let mut rng = Lcg(20260501);
     // Dates with at least a year of prior history in the run, so every rule has data.
     let days: Vec<NaiveDate> = out.equity.iter().skip(260).map(|e| e.date).collect();
