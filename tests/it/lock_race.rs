@@ -12,12 +12,21 @@ fn lock_child() {
     let Ok(path) = std::env::var("TRADER_LOCK_PATH") else {
         return;
     };
+    // The winner holds the lock until the loser has tried (it leaves a marker), so the race
+    // does not depend on how fast a loaded machine starts the second process.
+    let tried = format!("{path}.tried");
     match lock::acquire(std::path::Path::new(&path), "lock-child", Utc::now()) {
         Ok(_held) => {
             println!("RESULT acquired");
-            std::thread::sleep(Duration::from_millis(800));
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !std::path::Path::new(&tried).exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
-        Err(e) => println!("RESULT refused: {e}"),
+        Err(e) => {
+            println!("RESULT refused: {e}");
+            let _ = std::fs::write(&tried, b"");
+        }
     }
 }
 
