@@ -115,7 +115,17 @@ pub fn pid_alive(pid: u32) -> bool {
 
 fn held_error(path: &Path) -> LockError {
     let shown = path.display().to_string();
-    match read_holder(path) {
+    // The holder writes its record just after taking the lock: a refusal in between finds the
+    // file empty, so look again for a moment before calling the holder unknown.
+    let mut holder = read_holder(path);
+    for _ in 0..20 {
+        if holder.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        holder = read_holder(path);
+    }
+    match holder {
         Some(h) => LockError::Held {
             path: shown,
             pid: h.pid,
