@@ -112,7 +112,11 @@ pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
         _ => targets.clone(),
     };
     day.strategy_targets = Some(targets.clone());
-    let actual = inp.holdings.weights(inp.valuation_prices);
+    // Current weights only matter to the drift trigger.
+    let actual = match cfg.drift_pct {
+        Some(_) => inp.holdings.weights(inp.valuation_prices),
+        None => BTreeMap::new(),
+    };
     let gate = portfolio::rebalance_gate(
         &final_targets,
         inp.last_targets,

@@ -98,7 +98,57 @@ pub struct Gate {
     pub rebalance: bool,
     /// Σ|w_target − w_last_target|.
     pub weight_change: f64,
-    pub reason: String,
+    /// Shown and recorded as one line of text.
+    pub reason: GateReason,
+}
+
+/// The gate's reason, kept as numbers and written as text only when shown or recorded (a
+/// backtest decides thousands of days and reads none of them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateReason {
+    NoPreviousTargets,
+    Changed {
+        change: f64,
+        threshold: f64,
+    },
+    Drifted {
+        symbol: String,
+        drift: f64,
+        limit_pct: f64,
+    },
+    Hold {
+        change: f64,
+        threshold: f64,
+    },
+}
+
+impl std::fmt::Display for GateReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GateReason::NoPreviousTargets => f.write_str("no previous targets"),
+            GateReason::Changed { change, threshold } => {
+                write!(f, "targets changed by {change:.3} > {threshold}")
+            }
+            GateReason::Drifted {
+                symbol,
+                drift,
+                limit_pct,
+            } => write!(
+                f,
+                "{symbol} drifted {:.1} pp from target (limit {limit_pct})",
+                drift * 100.0
+            ),
+            GateReason::Hold { change, threshold } => {
+                write!(f, "targets changed by {change:.3} <= {threshold}: hold")
+            }
+        }
+    }
+}
+
+impl Serialize for GateReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// The rebalance gate: trade when the targets moved by more than `threshold`, when there
@@ -114,7 +164,7 @@ pub fn rebalance_gate(
         return Gate {
             rebalance: true,
             weight_change: weight_change(new, &BTreeMap::new()),
-            reason: "no previous targets".into(),
+            reason: GateReason::NoPreviousTargets,
         };
     };
     let change = weight_change(new, last);
@@ -122,7 +172,7 @@ pub fn rebalance_gate(
         return Gate {
             rebalance: true,
             weight_change: change,
-            reason: format!("targets changed by {change:.3} > {threshold}"),
+            reason: GateReason::Changed { change, threshold },
         };
     }
     if let Some(d) = drift_pct {
@@ -132,10 +182,11 @@ pub fn rebalance_gate(
                 return Gate {
                     rebalance: true,
                     weight_change: change,
-                    reason: format!(
-                        "{s} drifted {:.1} pp from target (limit {d})",
-                        (a - w) * 100.0
-                    ),
+                    reason: GateReason::Drifted {
+                        symbol: s.clone(),
+                        drift: a - w,
+                        limit_pct: d,
+                    },
                 };
             }
         }
@@ -143,7 +194,7 @@ pub fn rebalance_gate(
     Gate {
         rebalance: false,
         weight_change: change,
-        reason: format!("targets changed by {change:.3} <= {threshold}: hold"),
+        reason: GateReason::Hold { change, threshold },
     }
 }
 
@@ -256,3 +307,7 @@ pub fn plan_orders(
         equity_cents: equity,
     }
 }
+
+#[cfg(test)]
+#[path = "portfolio_tests.rs"]
+mod tests;

@@ -157,7 +157,7 @@ fn one_line(d: &Decision, day: &DayPlan) -> String {
         day.orders.len(),
         day.gate
             .as_ref()
-            .map_or("no targets".to_string(), |g| g.reason.clone())
+            .map_or("no targets".to_string(), |g| g.reason.to_string())
     )
 }
 
