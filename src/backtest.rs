@@ -162,6 +162,7 @@ pub fn run<'a>(
     let mut traded_cents: i64 = 0;
     let mut bench_base: Option<f64> = None;
     let returns = CloseReturns::new(history);
+    let es_memo = crate::risk::EsMemo::default();
     // The account as the decision path sees it; refreshed from the simulator after fills.
     let mut holdings = Holdings {
         cash_cents: sim.book.cash_cents,
@@ -195,6 +196,7 @@ pub fn run<'a>(
             previous_close_equity: equity_hist.last().map(|e| e.1),
             orders_already_today: 0,
             activity: &activity,
+            es_memo: Some(&es_memo),
         };
         let day = pipeline::decide_day(&spec.pipeline, &inputs);
         let keep_passes = !spec.pipeline.terse;

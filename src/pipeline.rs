@@ -51,6 +51,8 @@ pub struct DayInputs<'a> {
     pub orders_already_today: usize,
     /// Past fills' activity (loss sales, day trades) for the compliance rules.
     pub activity: &'a Activity,
+    /// The run's ES memo (a backtest; `None` for a daily job). Changes no figure.
+    pub es_memo: Option<&'a risk::EsMemo>,
 }
 
 /// Simple close-to-close returns of every series of a [`History`]: `r[i] = close[i+1] / close[i] − 1`.
@@ -203,6 +205,7 @@ pub fn build_risk_context<'a>(
         corporate_action_symbols: Cow::Borrowed(&cfg.corporate_action_symbols),
         orders_already_today: inp.orders_already_today,
         terse: cfg.terse,
+        es_memo: inp.es_memo,
     }
 }
 
@@ -251,6 +254,7 @@ mod perf {
             previous_close_equity: Some(10_100.0),
             orders_already_today: 0,
             activity: &activity,
+            es_memo: None,
         };
         let cfg = |risk: Option<RiskConfig>| PipelineConfig {
             strategy_tag: "t".into(),

@@ -117,6 +117,7 @@ impl Day {
             previous_close_equity: self.previous_close_equity,
             orders_already_today: 0,
             activity: &self.activity,
+            es_memo: None,
         }
     }
 

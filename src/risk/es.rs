@@ -129,7 +129,7 @@ pub fn historical_var_es(returns: &[f64], alpha: f64) -> Result<VarEs, EsError> 
 }
 
 /// The `k` largest losses (`−r`) of `returns`, largest first (1 ≤ k ≤ len).
-fn worst_losses(returns: &[f64], k: usize) -> Vec<f64> {
+pub(crate) fn worst_losses(returns: &[f64], k: usize) -> Vec<f64> {
     if k > 64 {
         // A long tail: partial selection (O(n)), then order the tail.
         let mut losses: Vec<f64> = returns.iter().map(|r| -r).collect();
@@ -171,14 +171,15 @@ fn worst_losses(returns: &[f64], k: usize) -> Vec<f64> {
 }
 
 /// The k (≤ 64) largest values offered so far, largest first, on the stack.
-struct Top {
+#[derive(Debug, Clone)]
+pub(crate) struct Top {
     worst: [f64; 64],
     len: usize,
     k: usize,
 }
 
 impl Top {
-    fn new(k: usize) -> Self {
+    pub(crate) fn new(k: usize) -> Self {
         Top {
             worst: [0.0; 64],
             len: 0,
@@ -186,7 +187,7 @@ impl Top {
         }
     }
 
-    fn offer(&mut self, x: f64) {
+    pub(crate) fn offer(&mut self, x: f64) {
         let k = self.k;
         if self.len == k && x <= self.worst[k - 1] {
             return;
@@ -201,8 +202,13 @@ impl Top {
         self.len = (self.len + 1).min(k);
     }
 
+    /// The values kept, largest first.
+    pub(crate) fn values(&self) -> &[f64] {
+        &self.worst[..self.len]
+    }
+
     /// The k-th largest value (the list is full).
-    fn kth(&self) -> f64 {
+    pub(crate) fn kth(&self) -> f64 {
         self.worst[self.k - 1]
     }
 }

@@ -43,7 +43,7 @@ impl Legs {
 }
 
 /// Frozen-leg and free-leg daily returns of the book (errors if data is too short).
-pub(crate) fn legs(
+pub(crate) fn legs_of(
     book: &BTreeMap<String, f64>,
     frozen: &BTreeSet<String>,
     ctx: &RiskContext,
@@ -74,6 +74,21 @@ pub(crate) fn legs(
     })
 }
 
+/// An unmeasurable portfolio is not a passing one: refuse the rebalance.
+fn unmeasurable(e: &EsError, ctx: &RiskContext, book: &mut Book, out: &mut Findings, limit: f64) {
+    book.freeze_all(ctx);
+    let msg = format!(
+        "ES cannot be computed ({e}): rebalance blocked, targets frozen at current weights"
+    );
+    out.push(RuleOutcome::new(
+        rule::EXPECTED_SHORTFALL,
+        Verdict::Block,
+        f64::NAN,
+        limit,
+        msg,
+    ));
+}
+
 pub(crate) fn expected_shortfall(
     cfg: &EsCfg,
     ctx: &RiskContext,
@@ -87,25 +102,31 @@ pub(crate) fn expected_shortfall(
         return;
     }
     // Only the enforced estimator decides; all three are reported whenever a message is written.
-    let measured = legs(&book.w, &book.frozen, ctx, cfg)
-        .and_then(|legs| Ok((es_of(cfg.method, &legs.combined(1.0), alpha)?, legs)));
+    // A backtest carries the historical figure from day to day when nothing is frozen.
+    let carried = match ctx.es_memo {
+        Some(memo) if cfg.method == EsMethod::Historical && book.frozen.is_empty() => {
+            memo.historical(&book.w, ctx, cfg, alpha)
+        }
+        _ => None,
+    };
+    let measured = match carried {
+        Some(es1) => Ok((es1, None)),
+        None => legs_of(&book.w, &book.frozen, ctx, cfg)
+            .and_then(|legs| Ok((es_of(cfg.method, &legs.combined(1.0), alpha)?, Some(legs)))),
+    };
     let (es1, legs) = match measured {
         Ok(m) => m,
-        Err(e) => {
-            // An unmeasurable portfolio is not a passing one: refuse the rebalance.
-            book.freeze_all(ctx);
-            let msg = format!(
-                "ES cannot be computed ({e}): rebalance blocked, targets frozen at current weights"
-            );
-            out.push(RuleOutcome::new(
-                id,
-                Verdict::Block,
-                f64::NAN,
-                limit_pct,
-                msg,
-            ));
-            return;
-        }
+        Err(e) => return unmeasurable(&e, ctx, book, out, limit_pct),
+    };
+    if out.terse() && !exceeds(es1, limit_pct / 100.0) {
+        // Nothing to write and nothing to trim: the figure is all a terse run needs.
+        out.pass(id, pct(es1), limit_pct, String::new);
+        return;
+    }
+    // A carried figure has no legs yet; the message or the trim needs them.
+    let legs = match legs.map_or_else(|| legs_of(&book.w, &book.frozen, ctx, cfg), Ok) {
+        Ok(l) => l,
+        Err(e) => return unmeasurable(&e, ctx, book, out, limit_pct),
     };
     let all = || match es::es_report(&legs.combined(1.0), alpha) {
         Ok(report) => format!(

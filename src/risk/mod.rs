@@ -45,6 +45,7 @@
 pub mod activity;
 pub mod config;
 pub mod es;
+mod es_memo;
 mod es_rule;
 mod orders;
 mod pdt;
@@ -61,6 +62,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::OrderIntent;
 
 pub use config::{ParamError, RiskConfig};
+pub use es_memo::EsMemo;
 pub use snapshot::{Headroom, RiskSnapshot, risk_snapshot};
 pub use targets::{DrawdownState, drawdown_state};
 
@@ -159,7 +161,7 @@ impl RuleOutcome {
 
 /// Everything the rules look at. Plain data filled by the caller; the large parts are borrowed
 /// (`Cow`) so a backtest can build one per day without copying the book or the price history.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RiskContext<'a> {
     /// Trading date (America/New_York).
     pub date: NaiveDate,
@@ -193,6 +195,10 @@ pub struct RiskContext<'a> {
     /// no risk table: formatting every rule's line every day was a third of its run time).
     /// Every non-pass outcome always carries its message.
     pub terse: bool,
+    /// Yesterday's ES measurement of the same run, carried forward when today's windows are
+    /// yesterday's moved on by a day (a backtest; daily jobs have none). Changes no figure.
+    #[serde(skip)]
+    pub es_memo: Option<&'a EsMemo>,
 }
 
 impl RiskContext<'_> {
@@ -241,6 +247,10 @@ impl Findings {
 
     pub(crate) fn len(&self) -> usize {
         self.list.len()
+    }
+
+    pub(crate) fn terse(&self) -> bool {
+        self.terse
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{DrawdownTier, RiskConfig};
 use super::es;
 use super::orders::window_start;
-use super::targets::{drawdown_state, legs};
+use super::targets::{drawdown_state, legs_of};
 use super::{RiskContext, rule};
 
 /// Room left under one rule: `headroom = limit − value` for caps and `value − limit` for floors,
@@ -74,8 +74,8 @@ pub fn risk_snapshot(
 ) -> RiskSnapshot {
     let esc = &cfg.expected_shortfall;
     let alpha = esc.confidence_pct / 100.0;
-    let report =
-        legs(targets, &BTreeSet::new(), ctx, esc).and_then(|legs| es::es_report(&legs.free, alpha));
+    let report = legs_of(targets, &BTreeSet::new(), ctx, esc)
+        .and_then(|legs| es::es_report(&legs.free, alpha));
     let (rep, es_error) = match report {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e.to_string())),

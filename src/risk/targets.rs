@@ -325,7 +325,7 @@ pub(crate) fn min_cash(limit_pct: f64, book: &mut Book, out: &mut Findings) {
 use super::config::{EsAction, EsMethod};
 #[cfg(test)]
 use super::es_rule::es_of;
-pub(crate) use super::es_rule::{expected_shortfall, legs};
+pub(crate) use super::es_rule::{expected_shortfall, legs_of};
 
 #[cfg(test)]
 #[path = "targets_tests.rs"]
