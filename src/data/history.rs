@@ -29,35 +29,51 @@ pub fn load(
 ) -> Result<History, HistoryError> {
     let mut h = History::default();
     for sym in symbols {
-        let bars = store.read(sym)?.ok_or_else(|| HistoryError::Missing {
-            symbol: sym.clone(),
-            dir: store.dir.display().to_string(),
-        })?;
-        let mut s = Series::default();
-        for b in bars
-            .iter()
-            .filter(|b| b.date >= start && through.is_none_or(|t| b.date <= t))
-        {
-            // Total-return mode scales the whole bar by adj_close / close.
-            let k = match field {
-                PriceField::Close => 1.0,
-                PriceField::AdjClose => match b.adj_close {
-                    Some(a) => a / b.close,
-                    None => {
-                        return Err(HistoryError::NoAdjClose {
-                            symbol: sym.clone(),
-                            date: b.date,
-                        });
-                    }
-                },
-            };
-            s.dates.push(b.date);
-            s.open.push(b.open * k);
-            s.high.push(b.high * k);
-            s.low.push(b.low * k);
-            s.close.push(b.close * k);
-            s.volume.push(b.volume);
-        }
+        let cols = store
+            .read_prices(sym)?
+            .ok_or_else(|| HistoryError::Missing {
+                symbol: sym.clone(),
+                dir: store.dir.display().to_string(),
+            })?;
+        // Dates are strictly ascending (checked by the store): the window is one range.
+        let from = cols.dates.partition_point(|d| *d < start);
+        let to = through.map_or(cols.dates.len(), |t| {
+            cols.dates.partition_point(|d| *d <= t)
+        });
+        let range = from..to.max(from);
+        // Total-return mode scales the whole bar by adj_close / close.
+        let k: Vec<f64> = match field {
+            PriceField::Close => Vec::new(),
+            PriceField::AdjClose => range
+                .clone()
+                .map(|i| match cols.adj_close[i] {
+                    Some(a) => Ok(a / cols.close[i]),
+                    None => Err(HistoryError::NoAdjClose {
+                        symbol: sym.clone(),
+                        date: cols.dates[i],
+                    }),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let scaled = |v: &[f64]| -> Vec<f64> {
+            if k.is_empty() {
+                v[range.clone()].to_vec()
+            } else {
+                v[range.clone()]
+                    .iter()
+                    .zip(&k)
+                    .map(|(x, k)| x * k)
+                    .collect()
+            }
+        };
+        let s = Series {
+            dates: cols.dates[range.clone()].to_vec(),
+            open: scaled(&cols.open),
+            high: scaled(&cols.high),
+            low: scaled(&cols.low),
+            close: scaled(&cols.close),
+            volume: cols.volume[range.clone()].to_vec(),
+        };
         h.series.insert(sym.clone(), s);
     }
     Ok(h)

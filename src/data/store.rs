@@ -82,6 +82,15 @@ impl BarStore {
         read_file(&path).map(Some)
     }
 
+    /// The price columns of a symbol (what decisions read); `Ok(None)` when it has no file.
+    pub fn read_prices(&self, symbol: &str) -> Result<Option<PriceColumns>, StoreError> {
+        let path = self.path_of(symbol);
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_price_file(&path).map(Some)
+    }
+
     /// [`BarStore::read`] of many symbols, spread over the machine's cores (each file is small
     /// and decoded on its reading thread); results in the order of `symbols`.
     pub fn read_many(&self, symbols: &[String]) -> Vec<Result<Option<Vec<Bar>>, StoreError>> {
@@ -169,15 +178,98 @@ pub fn read_file(path: &Path) -> Result<Vec<Bar>, StoreError> {
         .finish()
         .map_err(|e| rerr(format!("not a readable parquet bar file: {e}")))?;
     let bars = from_frame(&df).map_err(rerr)?;
-    for w in bars.windows(2) {
-        if w[1].date <= w[0].date {
-            return Err(rerr(format!(
-                "dates not strictly ascending at {} after {}",
-                w[1].date, w[0].date
-            )));
-        }
-    }
+    let dates: Vec<NaiveDate> = bars.iter().map(|b| b.date).collect();
+    ascending(&dates).map_err(rerr)?;
     Ok(bars)
+}
+
+/// Dates, prices and volume of one bar file, column by column: what the strategy, the risk
+/// rules and the simulator read. The corporate-action columns are not decoded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PriceColumns {
+    pub dates: Vec<NaiveDate>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+    pub volume: Vec<f64>,
+    pub adj_close: Vec<Option<f64>>,
+}
+
+const PRICE_COLUMNS: [&str; 7] = [
+    "date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "adj_close",
+];
+
+/// Read the price columns of one bar file, with [`read_file`]'s checks on them (no null
+/// date or price, dates strictly ascending).
+pub fn read_price_file(path: &Path) -> Result<PriceColumns, StoreError> {
+    let rerr = |message: String| StoreError::Read {
+        path: path.display().to_string(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| rerr(e.to_string()))?;
+    let df = ParquetReader::new(file)
+        .with_columns(Some(PRICE_COLUMNS.iter().map(|c| c.to_string()).collect()))
+        .read_parallel(ParallelStrategy::None)
+        .finish()
+        .map_err(|e| rerr(format!("not a readable parquet bar file: {e}")))?;
+    let cols = PriceColumns {
+        dates: dates_of(&df).map_err(rerr)?,
+        open: required_f64(&df, "open").map_err(rerr)?,
+        high: required_f64(&df, "high").map_err(rerr)?,
+        low: required_f64(&df, "low").map_err(rerr)?,
+        close: required_f64(&df, "close").map_err(rerr)?,
+        volume: required_f64(&df, "volume").map_err(rerr)?,
+        adj_close: f64_col(&df, "adj_close").map_err(rerr)?.iter().collect(),
+    };
+    ascending(&cols.dates).map_err(rerr)?;
+    Ok(cols)
+}
+
+/// Dates strictly ascending, or which pair is not.
+fn ascending(dates: &[NaiveDate]) -> Result<(), String> {
+    match dates.windows(2).find(|w| w[1] <= w[0]) {
+        Some(w) => Err(format!(
+            "dates not strictly ascending at {} after {}",
+            w[1], w[0]
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The `date` column, no nulls.
+fn dates_of(df: &DataFrame) -> Result<Vec<NaiveDate>, String> {
+    df.column("date")
+        .map_err(|_| "missing column `date`".to_string())?
+        .date()
+        .map_err(|e| format!("column `date`: {e}"))?
+        .physical()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            d.map(from_days)
+                .ok_or_else(|| format!("column `date` row {i}: null"))
+        })
+        .collect()
+}
+
+/// A price column as f64 with no nulls.
+fn required_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>, String> {
+    let ca = f64_col(df, name)?;
+    // Fast path: one contiguous chunk without nulls is copied as is.
+    if let Ok(s) = ca.cont_slice() {
+        return Ok(s.to_vec());
+    }
+    ca.iter()
+        .enumerate()
+        .map(|(i, v)| v.ok_or_else(|| format!("column `{name}` row {i}: null")))
+        .collect()
 }
 
 fn to_frame(symbol: &str, bars: &[Bar]) -> PolarsResult<DataFrame> {
@@ -226,26 +318,8 @@ fn f64_col(df: &DataFrame, name: &str) -> Result<Float64Chunked, String> {
 }
 
 fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
-    let date_col = df
-        .column("date")
-        .map_err(|_| "missing column `date`".to_string())?;
-    let dates: Vec<Option<i32>> = date_col
-        .date()
-        .map_err(|e| format!("column `date`: {e}"))?
-        .physical()
-        .iter()
-        .collect();
-    let need = |name: &str| -> Result<Vec<f64>, String> {
-        let ca = f64_col(df, name)?;
-        // Fast path: one contiguous chunk without nulls is copied as is.
-        if let Ok(s) = ca.cont_slice() {
-            return Ok(s.to_vec());
-        }
-        ca.iter()
-            .enumerate()
-            .map(|(i, v)| v.ok_or_else(|| format!("column `{name}` row {i}: null")))
-            .collect()
-    };
+    let dates = dates_of(df)?;
+    let need = |name: &str| required_f64(df, name);
     let (open, high, low, close, volume) = (
         need("open")?,
         need("high")?,
@@ -265,9 +339,8 @@ fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
         .collect();
     let mut out = Vec::with_capacity(dates.len());
     for (i, d) in dates.iter().enumerate() {
-        let d = d.ok_or_else(|| format!("column `date` row {i}: null"))?;
         out.push(Bar {
-            date: from_days(d),
+            date: *d,
             open: open[i],
             high: high[i],
             low: low[i],
@@ -302,6 +375,91 @@ pub fn merge(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
 mod tests {
     use super::*;
     use crate::model::Bar;
+
+    fn day(n: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, n).expect("date")
+    }
+
+    fn bar(date: NaiveDate, close: f64, adj: Option<f64>) -> Bar {
+        Bar {
+            date,
+            open: close - 1.0,
+            high: close + 2.0,
+            low: close - 2.0,
+            close,
+            volume: close * 10.0,
+            adj_close: adj,
+            dividend: 0.1,
+            split_factor: 1.0,
+            provisional: false,
+        }
+    }
+
+    fn write_frame(path: &Path, mut df: DataFrame) {
+        let mut f = File::create(path).expect("create");
+        ParquetWriter::new(&mut f).finish(&mut df).expect("write");
+    }
+
+    #[test]
+    fn price_columns_match_the_full_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = BarStore::new(dir.path());
+        let bars: Vec<Bar> = (2..20)
+            .map(|d| {
+                bar(
+                    day(d),
+                    f64::from(d) * 3.5,
+                    (d % 3 == 0).then_some(f64::from(d)),
+                )
+            })
+            .collect();
+        store
+            .write_many(&BTreeMap::from([("ABC".to_string(), bars)]))
+            .expect("write");
+        let full = store.read("ABC").expect("read").expect("file");
+        let cols = store.read_prices("ABC").expect("read").expect("file");
+        assert_eq!(cols.dates, full.iter().map(|b| b.date).collect::<Vec<_>>());
+        assert_eq!(cols.open, full.iter().map(|b| b.open).collect::<Vec<_>>());
+        assert_eq!(cols.high, full.iter().map(|b| b.high).collect::<Vec<_>>());
+        assert_eq!(cols.low, full.iter().map(|b| b.low).collect::<Vec<_>>());
+        assert_eq!(cols.close, full.iter().map(|b| b.close).collect::<Vec<_>>());
+        assert_eq!(
+            cols.volume,
+            full.iter().map(|b| b.volume).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            cols.adj_close,
+            full.iter().map(|b| b.adj_close).collect::<Vec<_>>()
+        );
+        assert_eq!(store.read_prices("NONE").expect("no error"), None);
+    }
+
+    #[test]
+    fn price_columns_refuse_null_prices_and_unordered_dates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = BarStore::new(dir.path());
+        let mut df =
+            to_frame("N", &[bar(day(2), 10.0, None), bar(day(3), 11.0, None)]).expect("frame");
+        df.with_column(Column::new("close".into(), [Some(10.0), None]))
+            .expect("replace close");
+        write_frame(&store.path_of("N"), df);
+        let e = store.read_prices("N").expect_err("null close");
+        assert!(
+            e.to_string().contains("N.parquet")
+                && e.to_string().contains("column `close` row 1: null"),
+            "{e}"
+        );
+        let df = to_frame("U", &[bar(day(3), 10.0, None), bar(day(2), 11.0, None)]).expect("frame");
+        write_frame(&store.path_of("U"), df);
+        let e = store.read_prices("U").expect_err("unordered");
+        assert!(
+            e.to_string()
+                .contains("not strictly ascending at 2024-01-02 after 2024-01-03"),
+            "{e}"
+        );
+        // The full read refuses both files the same way.
+        assert!(store.read("N").is_err() && store.read("U").is_err());
+    }
 
     #[test]
     fn read_many_keeps_the_order_and_reports_missing_and_broken_files() {
