@@ -170,7 +170,10 @@ pub fn build_risk_context<'a>(
         series.push((sym.as_str(), inp.returns.through(sym, end)));
         let vols = &s.volume[end.saturating_sub(20)..end];
         if !vols.is_empty() {
-            adv20.insert(sym.clone(), vols.iter().sum::<f64>() / vols.len() as f64);
+            adv20.insert(
+                Cow::Borrowed(sym.as_str()),
+                vols.iter().sum::<f64>() / vols.len() as f64,
+            );
         }
     }
     let n = series

@@ -117,8 +117,8 @@ pub enum Verdict {
 /// One rule's finding, for the ledger and the JSON output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleOutcome {
-    /// Rule id (see [`rule`]).
-    pub rule: String,
+    /// Rule id (see [`rule`]); borrowed from the id constants, owned when read back.
+    pub rule: Cow<'static, str>,
     /// The decision.
     pub verdict: Verdict,
     /// The measured value (NaN when it could not be measured).
@@ -136,14 +136,14 @@ pub struct RuleOutcome {
 
 impl RuleOutcome {
     pub(crate) fn new(
-        rule: &str,
+        rule: &'static str,
         verdict: Verdict,
         value: f64,
         limit: f64,
         message: String,
     ) -> Self {
         RuleOutcome {
-            rule: rule.to_string(),
+            rule: Cow::Borrowed(rule),
             verdict,
             value,
             limit,
@@ -176,7 +176,7 @@ pub struct RiskContext<'a> {
     /// Daily simple returns per symbol, oldest first, aligned on the last element (most recent).
     pub returns: es::Returns<'a>,
     /// 20-day average daily volume in shares.
-    pub adv20: BTreeMap<String, f64>,
+    pub adv20: BTreeMap<Cow<'a, str>, f64>,
     /// Highest recorded end-of-day equity before today (the drawdown budget's peak).
     pub equity_peak: Option<f64>,
     /// Equity at the previous close.
@@ -239,7 +239,13 @@ impl Findings {
     }
 
     /// A passing rule; its message is only built when the context is not terse.
-    pub(crate) fn pass(&mut self, id: &str, value: f64, limit: f64, msg: impl FnOnce() -> String) {
+    pub(crate) fn pass(
+        &mut self,
+        id: &'static str,
+        value: f64,
+        limit: f64,
+        msg: impl FnOnce() -> String,
+    ) {
         let msg = if self.terse { String::new() } else { msg() };
         self.list
             .push(RuleOutcome::new(id, Verdict::Pass, value, limit, msg));

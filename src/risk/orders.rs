@@ -97,7 +97,7 @@ pub(crate) fn circuit_breaker(
 
 /// Buys in a symbol of `set` are blocked; sells pass (they reduce the exposure in question).
 pub(crate) fn block_buys(
-    id: &str,
+    id: &'static str,
     set: &BTreeSet<String>,
     why: &str,
     orders: Vec<OrderIntent>,
@@ -127,7 +127,7 @@ pub(crate) fn block_buys(
 
 /// Shared trim: cut to `max_qty` whole shares, drop the order if that is 0.
 fn trim_to(
-    id: &str,
+    id: &'static str,
     o: &mut OrderIntent,
     max_qty: i64,
     value: f64,
@@ -200,7 +200,7 @@ pub(crate) fn adv_participation(
         .filter_map(|mut o| {
             let Some(adv) = ctx
                 .adv20
-                .get(&o.symbol)
+                .get(o.symbol.as_str())
                 .copied()
                 .filter(|a| a.is_finite() && *a > 0.0)
             else {

@@ -107,7 +107,7 @@ pub(crate) fn restricted(cfg: &RestrictedCfg, book: &mut Book, out: &mut Finding
 
 /// `stale_data` / `corporate_action_guard`: a flagged symbol's target is its current weight.
 pub(crate) fn freeze_flagged(
-    id: &str,
+    id: &'static str,
     flagged: &BTreeSet<String>,
     ctx: &RiskContext,
     book: &mut Book,

@@ -39,7 +39,7 @@ pub(crate) fn ctx() -> RiskContext<'static> {
     for s in ["TQQQ", "QQQ", "A", "B", "C", "D", "X"] {
         c.returns.insert(s.into(), mild(100).into());
         c.prices.to_mut().insert(s.to_string(), 100.0);
-        c.adv20.insert(s.to_string(), 1_000_000.0);
+        c.adv20.insert(s.into(), 1_000_000.0);
     }
     c
 }
@@ -49,7 +49,7 @@ pub(crate) fn w(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
 }
 
 pub(crate) fn rules(outcomes: &[RuleOutcome]) -> Vec<&str> {
-    let mut v: Vec<&str> = outcomes.iter().map(|o| o.rule.as_str()).collect();
+    let mut v: Vec<&str> = outcomes.iter().map(|o| o.rule.as_ref()).collect();
     v.dedup();
     v
 }
@@ -158,7 +158,7 @@ fn gross_leverage_runs_before_min_cash() {
         .outcomes
         .iter()
         .filter(|o| o.verdict == Verdict::Trim)
-        .map(|o| o.rule.as_str())
+        .map(|o| o.rule.as_ref())
         .collect();
     assert_eq!(trims, [rule::MAX_GROSS_LEVERAGE, rule::MIN_CASH_PCT]);
 }
