@@ -83,14 +83,10 @@ pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Findings) {
 }
 
 pub(crate) fn restricted(cfg: &RestrictedCfg, book: &mut Book, out: &mut Findings) {
-    let list: BTreeSet<String> = cfg
-        .symbols
-        .iter()
-        .map(|s| s.trim().to_ascii_uppercase())
-        .collect();
+    let listed = |s: &str| cfg.symbols.iter().any(|r| r.trim().eq_ignore_ascii_case(s));
     let start = out.len();
     for (s, w) in book.w.iter_mut() {
-        if *w != 0.0 && list.contains(&s.to_ascii_uppercase()) {
+        if *w != 0.0 && listed(s) {
             let msg = format!("{s} is restricted: target {:.2} % set to 0", pct(*w));
             out.push(
                 RuleOutcome::new(rule::RESTRICTED_SYMBOLS, Verdict::Trim, pct(*w), 0.0, msg).sym(s),
@@ -100,6 +96,11 @@ pub(crate) fn restricted(cfg: &RestrictedCfg, book: &mut Book, out: &mut Finding
     }
     if out.len() == start {
         out.pass(rule::RESTRICTED_SYMBOLS, 0.0, 0.0, || {
+            let list: BTreeSet<String> = cfg
+                .symbols
+                .iter()
+                .map(|s| s.trim().to_ascii_uppercase())
+                .collect();
             format!("no target in the {} restricted symbols", list.len())
         });
     }
