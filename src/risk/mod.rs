@@ -229,7 +229,8 @@ pub(crate) struct Findings {
 impl Findings {
     fn new(ctx: &RiskContext) -> Self {
         Findings {
-            list: Vec::new(),
+            // One outcome per enabled rule on a quiet day.
+            list: Vec::with_capacity(16),
             terse: ctx.terse,
         }
     }

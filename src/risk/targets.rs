@@ -114,6 +114,10 @@ pub(crate) fn freeze_flagged(
     book: &mut Book,
     out: &mut Findings,
 ) {
+    if flagged.is_empty() {
+        out.pass(id, 0.0, 0.0, || "no flagged symbol in the targets".into());
+        return;
+    }
     let start = out.len();
     // Held-but-untargeted symbols count too: an absent target would otherwise mean "sell all".
     let held = ctx
