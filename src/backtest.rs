@@ -16,7 +16,7 @@ use crate::broker::sim::SimBroker;
 use crate::broker::{Broker, ClientOrderId, OrderRequest, OrderStatus};
 use crate::metrics::{self, Metrics};
 use crate::model::{OrderIntent, Side};
-use crate::pipeline::{self, CloseReturns, DayInputs, PipelineConfig};
+use crate::pipeline::{self, CloseReturns, DayInputs, DayPlan, PipelineConfig};
 use crate::portfolio::Holdings;
 use crate::risk::Verdict;
 use crate::strategy::{Decision, History};
@@ -198,19 +198,26 @@ pub fn run<'a>(
             activity: &activity,
             es_memo: Some(&es_memo),
         };
-        let day = pipeline::decide_day(&spec.pipeline, &inputs);
+        // Only owned parts of the plan are kept, so the day's borrows end here.
+        let DayPlan {
+            final_targets,
+            rebalance,
+            orders,
+            risk_outcomes,
+            ..
+        } = pipeline::decide_day(&spec.pipeline, &inputs);
+        let final_targets = final_targets.map(Cow::into_owned).unwrap_or_default();
         let keep_passes = !spec.pipeline.terse;
         out.risk.extend(
-            day.risk_outcomes
+            risk_outcomes
                 .into_iter()
                 .filter(|o| keep_passes || o.verdict != Verdict::Pass)
                 .map(|o| (date, o)),
         );
-        let final_targets = day.final_targets.unwrap_or_default();
-        if day.rebalance && fill_date.is_some() {
+        if rebalance && fill_date.is_some() {
             out.rebalance_dates.push(date);
             sim.quotes = fill_prices.into_owned();
-            for o in &day.orders {
+            for o in &orders {
                 let id =
                     ClientOrderId::new(&spec.pipeline.strategy_tag, date, &o.symbol, o.side, 1);
                 out.orders.push(OrderRow {

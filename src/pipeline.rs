@@ -84,12 +84,12 @@ impl CloseReturns {
     }
 }
 
-/// The day's plan.
+/// The day's plan. Targets are borrowed from the decision when no rule changed them.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct DayPlan {
-    pub strategy_targets: Option<BTreeMap<String, f64>>,
+pub struct DayPlan<'a> {
+    pub strategy_targets: Option<&'a BTreeMap<String, f64>>,
     /// Targets after the risk rules.
-    pub final_targets: Option<BTreeMap<String, f64>>,
+    pub final_targets: Option<Cow<'a, BTreeMap<String, f64>>>,
     pub gate: Option<Gate>,
     pub rebalance: bool,
     pub plan: Option<Plan>,
@@ -99,7 +99,7 @@ pub struct DayPlan {
 }
 
 /// Decide the day.
-pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
+pub fn decide_day<'a>(cfg: &PipelineConfig, inp: &DayInputs<'a>) -> DayPlan<'a> {
     let mut day = DayPlan::default();
     let Some(targets) = inp.decision.targets.as_ref() else {
         return day;
@@ -109,11 +109,11 @@ pub fn decide_day(cfg: &PipelineConfig, inp: &DayInputs) -> DayPlan {
         (Some(rc), Some(ctx)) => {
             let checked = risk::check_targets(rc, ctx, targets);
             day.risk_outcomes.extend(checked.outcomes);
-            checked.adjusted
+            Cow::Owned(checked.adjusted)
         }
-        _ => targets.clone(),
+        _ => Cow::Borrowed(targets),
     };
-    day.strategy_targets = Some(targets.clone());
+    day.strategy_targets = Some(targets);
     // Current weights only matter to the drift trigger.
     let actual = match cfg.drift_pct {
         Some(_) => inp.holdings.weights(inp.valuation_prices),

@@ -52,7 +52,7 @@ struct Summary<'a> {
     date: NaiveDate,
     recorded: bool,
     decision: &'a Decision,
-    plan: &'a DayPlan,
+    plan: &'a DayPlan<'a>,
     equity: f64,
     skipped_preflight: bool,
 }
@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     {
         st.last_targets = Some(TargetRecord {
             date,
-            weights: t.clone(),
+            weights: t.clone().into_owned(),
         });
     }
     let dg = &decision.diagnostics;
@@ -367,7 +367,7 @@ fn write_ledgers(
     let dir = &ctx.config.paths.ledger_dir;
     let replace = force.then_some(date);
     let empty = BTreeMap::new();
-    let weights = day.final_targets.as_ref().unwrap_or(&empty);
+    let weights = day.final_targets.as_deref().unwrap_or(&empty);
     let mut t = decision_table(std::iter::once((d, weights)), tradables);
     t.push("phase", Col::Str(vec!["dry-run".into()]));
     ledger::append(&dir.join("decisions.parquet"), &t, replace)?;

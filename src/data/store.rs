@@ -33,9 +33,18 @@ pub fn to_days(d: NaiveDate) -> i32 {
     (d - EPOCH).num_days() as i32
 }
 
-/// The inverse of [`to_days`].
+/// Day number of 1970-01-01 counted from 0001-01-01 = day 1.
+const EPOCH_FROM_CE: i32 = 719_163;
+
+/// The inverse of [`to_days`]; `None` beyond chrono's range (only a corrupt file has that).
+pub fn days_to_date(n: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(n.checked_add(EPOCH_FROM_CE)?)
+}
+
+/// [`days_to_date`] for values this program wrote (the ledgers); out of range reads as
+/// `NaiveDate::MIN` instead of panicking.
 pub fn from_days(n: i32) -> NaiveDate {
-    EPOCH + chrono::Duration::days(n as i64)
+    days_to_date(n).unwrap_or(NaiveDate::MIN)
 }
 
 /// The directory of parquet bar files.
@@ -398,6 +407,20 @@ mod tests {
     fn write_frame(path: &Path, mut df: DataFrame) {
         let mut f = File::create(path).expect("create");
         ParquetWriter::new(&mut f).finish(&mut df).expect("write");
+    }
+
+    #[test]
+    fn day_numbers_round_trip_and_refuse_out_of_range() {
+        for d in [
+            day(2),
+            NaiveDate::from_ymd_opt(1970, 1, 1).expect("d"),
+            NaiveDate::from_ymd_opt(1900, 3, 1).expect("d"),
+        ] {
+            assert_eq!(days_to_date(to_days(d)), Some(d));
+        }
+        assert_eq!(to_days(NaiveDate::from_ymd_opt(1970, 1, 2).expect("d")), 1);
+        assert_eq!(days_to_date(i32::MAX), None);
+        assert_eq!(from_days(i32::MIN), NaiveDate::MIN);
     }
 
     #[test]
