@@ -104,7 +104,7 @@ pub fn decide_day<'a>(cfg: &PipelineConfig, inp: &DayInputs<'a>) -> DayPlan<'a> 
     let Some(targets) = inp.decision.targets.as_ref() else {
         return day;
     };
-    let ctx = cfg.risk.as_ref().map(|rc| build_risk_context(cfg, rc, inp));
+    let mut ctx = cfg.risk.as_ref().map(|rc| target_context(cfg, rc, inp));
     let final_targets = match (&cfg.risk, &ctx) {
         (Some(rc), Some(ctx)) => {
             let checked = risk::check_targets(rc, ctx, targets);
@@ -137,8 +137,9 @@ pub fn decide_day<'a>(cfg: &PipelineConfig, inp: &DayInputs<'a>) -> DayPlan<'a> 
             &cfg.cost,
             min_cash,
         );
-        day.orders = match (&cfg.risk, &ctx) {
+        day.orders = match (&cfg.risk, &mut ctx) {
             (Some(rc), Some(ctx)) => {
+                ctx.adv20 = adv20(inp);
                 let checked = risk::check_orders(rc, ctx, plan.orders.clone());
                 day.risk_outcomes.extend(checked.outcomes);
                 checked.approved
@@ -151,14 +152,45 @@ pub fn decide_day<'a>(cfg: &PipelineConfig, inp: &DayInputs<'a>) -> DayPlan<'a> 
     day
 }
 
+/// 20-day average volume (shares) through the date of each valued symbol.
+pub fn adv20<'a>(inp: &DayInputs<'a>) -> BTreeMap<Cow<'a, str>, f64> {
+    let mut adv = BTreeMap::new();
+    for sym in inp.valuation_prices.keys() {
+        let Some(s) = inp.history.get(sym) else {
+            continue;
+        };
+        let end = s.dates.partition_point(|d| *d <= inp.date);
+        let vols = &s.volume[end.saturating_sub(20)..end];
+        if !vols.is_empty() {
+            adv.insert(
+                Cow::Borrowed(sym.as_str()),
+                vols.iter().sum::<f64>() / vols.len() as f64,
+            );
+        }
+    }
+    adv
+}
+
 /// The risk rules' view of the day, built from bars dated ≤ the decision date only.
 pub fn build_risk_context<'a>(
     cfg: &'a PipelineConfig,
     rc: &RiskConfig,
     inp: &DayInputs<'a>,
 ) -> RiskContext<'a> {
+    RiskContext {
+        adv20: adv20(inp),
+        ..target_context(cfg, rc, inp)
+    }
+}
+
+/// [`build_risk_context`] without the volumes, which only the order rules read: a day with
+/// no orders (most days of a backtest) never averages them.
+fn target_context<'a>(
+    cfg: &'a PipelineConfig,
+    rc: &RiskConfig,
+    inp: &DayInputs<'a>,
+) -> RiskContext<'a> {
     let window = rc.expected_shortfall.window_days;
-    let mut adv20 = BTreeMap::new();
     // Returns through the date per symbol; the windows are aligned on their common tail so
     // portfolio returns use the same days.
     let mut series: Vec<(&'a str, &'a [f64])> = Vec::new();
@@ -168,13 +200,6 @@ pub fn build_risk_context<'a>(
         };
         let end = s.dates.partition_point(|d| *d <= inp.date);
         series.push((sym.as_str(), inp.returns.through(sym, end)));
-        let vols = &s.volume[end.saturating_sub(20)..end];
-        if !vols.is_empty() {
-            adv20.insert(
-                Cow::Borrowed(sym.as_str()),
-                vols.iter().sum::<f64>() / vols.len() as f64,
-            );
-        }
     }
     let n = series
         .iter()
@@ -194,7 +219,7 @@ pub fn build_risk_context<'a>(
         positions: Cow::Borrowed(&inp.holdings.positions),
         prices: Cow::Borrowed(inp.valuation_prices),
         returns,
-        adv20,
+        adv20: BTreeMap::new(),
         equity_peak: inp.equity_peak,
         previous_close_equity: inp.previous_close_equity,
         // The rules filter by their own windows; these cut-offs only bound the copies.
