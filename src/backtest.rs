@@ -19,7 +19,7 @@ use crate::model::{OrderIntent, Side};
 use crate::pipeline::{self, CloseReturns, DayInputs, DayPlan, PipelineConfig};
 use crate::portfolio::Holdings;
 use crate::risk::Verdict;
-use crate::strategy::{Decision, History};
+use crate::strategy::{Decision, History, Series};
 
 /// When fills happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,26 +87,59 @@ pub struct Outcome<'a> {
     pub turnover: f64,
 }
 
-/// Bring `closes` to the last close on or before `date` of each tradable that has one. Symbols
-/// only ever gain a first bar as dates advance, so after the first days this allocates nothing.
+/// One symbol's place in its bars as the days advance: the last bar on or before the day is
+/// found by stepping forward (days only move forward), not by searching.
+struct Cursor<'h> {
+    symbol: &'h String,
+    series: Option<&'h Series>,
+    /// Bars dated on or before the last day asked for.
+    seen: usize,
+}
+
+impl<'h> Cursor<'h> {
+    fn new(history: &'h History, symbol: &'h String) -> Self {
+        Cursor {
+            symbol,
+            series: history.get(symbol),
+            seen: 0,
+        }
+    }
+
+    /// Close of the last bar on or before `date`, and whether that bar is dated `date`.
+    fn advance(&mut self, date: NaiveDate) -> Option<(f64, bool)> {
+        let s = self.series?;
+        while self.seen < s.dates.len() && s.dates[self.seen] <= date {
+            self.seen += 1;
+        }
+        let i = self.seen.checked_sub(1)?;
+        Some((s.close[i], s.dates[i] == date))
+    }
+}
+
+/// Bring `closes` to the last close on or before `date` of each tradable that has one (the
+/// map `History::last_closes` builds). Symbols only ever gain a first bar as dates advance, so
+/// after the first days this allocates nothing. True when every tradable has a bar on `date`.
 fn update_last_closes(
     closes: &mut BTreeMap<String, f64>,
-    history: &History,
-    tradables: &[String],
+    cursors: &mut [Cursor],
     date: NaiveDate,
-) {
-    for sym in tradables {
-        match (closes.get_mut(sym), history.last_close(sym, date)) {
-            (Some(v), Some(c)) => *v = c,
-            (None, Some(c)) => {
-                closes.insert(sym.clone(), c);
+) -> bool {
+    let mut all_traded = true;
+    for c in cursors {
+        let last = c.advance(date);
+        all_traded &= last.is_some_and(|(_, today)| today);
+        match (closes.get_mut(c.symbol), last) {
+            (Some(v), Some((close, _))) => *v = close,
+            (None, Some((close, _))) => {
+                closes.insert(c.symbol.clone(), close);
             }
             (Some(_), None) => {
-                closes.remove(sym);
+                closes.remove(c.symbol);
             }
             (None, None) => {}
         }
     }
+    all_traded
 }
 
 /// Prices orders fill at on `fill_date`: each tradable's close (or open) on exactly that date.
@@ -117,17 +150,15 @@ fn fill_prices<'a>(
     history: &History,
     tradables: &[String],
     closes: &'a BTreeMap<String, f64>,
+    all_traded_today: bool,
 ) -> Cow<'a, BTreeMap<String, f64>> {
     let Some(fd) = fill_date else {
         return Cow::Owned(BTreeMap::new());
     };
-    let on_date = |s: &String| bar_on(history, s, fd);
-    if fill == Fill::Close
-        && closes.len() == tradables.len()
-        && tradables.iter().all(|s| on_date(s).is_some())
-    {
+    if fill == Fill::Close && all_traded_today {
         return Cow::Borrowed(closes);
     }
+    let on_date = |s: &String| bar_on(history, s, fd);
     Cow::Owned(
         tradables
             .iter()
@@ -170,19 +201,24 @@ pub fn run<'a>(
     };
     // Valuation prices, updated in place day by day (the same map `History::last_closes` builds).
     let mut closes: BTreeMap<String, f64> = BTreeMap::new();
+    let mut cursors: Vec<Cursor> = tradables.iter().map(|s| Cursor::new(history, s)).collect();
+    let signal_symbol = signal.to_string();
+    let mut benchmark = Cursor::new(history, &signal_symbol);
     let days: Vec<&Decision> = decisions
         .iter()
         .filter(|d| d.date >= spec.from && d.date <= spec.to)
         .collect();
     for (k, dec) in days.iter().copied().enumerate() {
         let date = dec.date;
-        update_last_closes(&mut closes, history, tradables, date);
+        let all_traded = update_last_closes(&mut closes, &mut cursors, date);
         // Fill prices: today's close, or the next decision day's open.
         let fill_date = match spec.fill {
             Fill::Close => Some(date),
             Fill::NextOpen => days.get(k + 1).map(|d| d.date),
         };
-        let fill_prices = fill_prices(spec.fill, fill_date, history, tradables, &closes);
+        let fill_prices = fill_prices(
+            spec.fill, fill_date, history, tradables, &closes, all_traded,
+        );
         let inputs = DayInputs {
             date,
             decision: dec,
@@ -272,7 +308,7 @@ pub fn run<'a>(
             })
             .sum();
         let equity = crate::money::dollars(sim.book.cash_cents + holdings_value);
-        let sig_close = history.last_close(signal, date).unwrap_or(0.0);
+        let sig_close = benchmark.advance(date).map_or(0.0, |(close, _)| close);
         let base = *bench_base.get_or_insert(sig_close);
         let initial = crate::money::dollars(spec.initial_cents);
         out.equity.push(EquityRow {
@@ -308,4 +344,70 @@ pub fn run<'a>(
         0.0
     };
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three symbols with gaps (and one starting late): stepping the cursors day by day gives
+    /// `History::last_closes` exactly, and the fill prices are each symbol's bar on the date.
+    #[test]
+    fn cursors_match_searching_with_gaps_and_late_starts() {
+        let start = NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
+        let mut state = 0x5eed_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut history = History::default();
+        let tradables: Vec<String> = ["A", "B", "C"].map(String::from).to_vec();
+        for (k, sym) in tradables.iter().enumerate() {
+            let mut s = Series::default();
+            for d in (k as u64 * 30)..400 {
+                if next(7) == 0 {
+                    continue; // a missing bar
+                }
+                s.dates.push(start + chrono::Days::new(d));
+                s.open.push(100.0 + d as f64);
+                s.close.push(200.0 + d as f64 + k as f64);
+                s.high.push(300.0);
+                s.low.push(50.0);
+                s.volume.push(1.0);
+            }
+            history.series.insert(sym.clone(), s);
+        }
+        let mut cursors: Vec<Cursor> = tradables.iter().map(|s| Cursor::new(&history, s)).collect();
+        let mut closes = BTreeMap::new();
+        let days: Vec<NaiveDate> = (0..420).map(|d| start + chrono::Days::new(d)).collect();
+        for (i, &date) in days.iter().enumerate() {
+            let all = update_last_closes(&mut closes, &mut cursors, date);
+            assert_eq!(closes, history.last_closes(&tradables, date), "{date}");
+            let traded: Vec<&String> = tradables
+                .iter()
+                .filter(|s| bar_on(&history, s, date).is_some())
+                .collect();
+            assert_eq!(all, traded.len() == tradables.len(), "{date}");
+            for (fill, fd) in [
+                (Fill::Close, Some(date)),
+                (Fill::NextOpen, days.get(i + 1).copied()),
+            ] {
+                let got = fill_prices(fill, fd, &history, &tradables, &closes, all);
+                let want: BTreeMap<String, f64> = fd
+                    .map(|fd| {
+                        tradables
+                            .iter()
+                            .filter_map(|s| {
+                                let (o, c) = bar_on(&history, s, fd)?;
+                                Some((s.clone(), if fill == Fill::Close { c } else { o }))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                assert_eq!(*got, want, "{date} {fill:?}");
+            }
+        }
+    }
 }

@@ -225,6 +225,54 @@ fn backtest_out_writes_the_tables_and_changes_no_figure() {
     assert!(messages.iter().all(|m| m.is_some_and(|m| !m.is_empty())));
 }
 
+/// `--fill next-open`: every order fills on the next trading day, at that day's open.
+#[test]
+fn backtest_next_open_fills_the_following_session() {
+    let sb = Sandbox::with_sample("");
+    let dir = sb.path().join("bt");
+    let dir_s = dir.display().to_string();
+    let out = sb.run(&[
+        "--json",
+        "backtest",
+        "--from",
+        "2015-01-02",
+        "--to",
+        "2016-12-30",
+        "--fill",
+        "next-open",
+        "--out",
+        &dir_s,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let read = |name: &str| {
+        trader::ledger::read(&dir.join(name))
+            .expect("readable")
+            .expect("written")
+    };
+    let dates = |name: &str| trader::ledger::dates(&dir.join(name)).expect("dates");
+    let (orders, fills) = (read("orders.parquet"), read("fills.parquet"));
+    assert!(fills.height() > 0);
+    let (order_days, fill_days) = (dates("orders.parquet"), dates("fills.parquet"));
+    let ids = |df: &polars::prelude::DataFrame| -> Vec<String> {
+        df.column("client_order_id")
+            .expect("id")
+            .str()
+            .expect("text")
+            .iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect()
+    };
+    let order_ids = ids(&orders);
+    for (id, fill_day) in ids(&fills).iter().zip(&fill_days) {
+        let i = order_ids
+            .iter()
+            .position(|o| o == id)
+            .expect("order of the fill");
+        let next = trader::calendar::next_trading_day(order_days[i]).expect("calendar");
+        assert_eq!(*fill_day, next, "{id}");
+    }
+}
+
 #[test]
 fn risk_shows_es_drawdown_and_headroom_without_writing() {
     let sb = Sandbox::with_sample("");
