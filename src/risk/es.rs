@@ -27,8 +27,9 @@
 //!
 //! Portfolio returns are `Σ_s w_s · r_{s,t}` per day over the last `n` aligned days (series are
 //! oldest first and aligned on their last element); cash earns nothing in the simulation.
-//! Cost: O(positions × days) for the dot product plus one pass that keeps the k worst days
-//! (an O(n) selection when k is large); no full sort.
+//! Cost: O(positions × days) for the dot product, then O(days) for the tail: the worst loss of
+//! each 8-day block bounds the k-th worst day, and only blocks that reach the bound are
+//! scanned (an O(n) selection when k > 64); no full sort.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
