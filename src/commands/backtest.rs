@@ -39,7 +39,8 @@ struct Summary {
     benchmark: Bench,
 }
 
-/// Run the backtest.
+/// Run the backtest. Meant to be the last thing its process does: the run's memory is left to
+/// the process exit rather than freed (see the end of this function).
 pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
     if args.to < args.from {
         return Err(ExitError::new(
@@ -109,6 +110,12 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
     } else {
         print_summary(&summary, &out, args.no_risk);
     }
+    // The process exits next: hand the run's memory (tens of thousands of small allocations:
+    // every day's decision, targets and rows) back with it instead of freeing it piece by
+    // piece, which took ~8 % of a backtest. Plain memory only; every file is already written.
+    std::mem::forget(out);
+    std::mem::forget(decisions);
+    std::mem::forget(hist);
     Ok(Exit::Ok)
 }
 
