@@ -83,7 +83,7 @@ pub struct Moments {
     pub exkurt: f64,
 }
 
-fn check_alpha(alpha: f64) -> Result<(), EsError> {
+pub(crate) fn check_alpha(alpha: f64) -> Result<(), EsError> {
     if alpha.is_finite() && alpha > 0.0 && alpha < 1.0 {
         Ok(())
     } else {
@@ -130,7 +130,7 @@ pub fn historical_var_es(returns: &[f64], alpha: f64) -> Result<VarEs, EsError> 
 }
 
 /// The `k` largest losses (`−r`) of `returns`, largest first (1 ≤ k ≤ len).
-pub(crate) fn worst_losses(returns: &[f64], k: usize) -> Vec<f64> {
+fn worst_losses(returns: &[f64], k: usize) -> Vec<f64> {
     if k > 64 {
         // A long tail: partial selection (O(n)), then order the tail.
         let mut losses: Vec<f64> = returns.iter().map(|r| -r).collect();
@@ -139,10 +139,16 @@ pub(crate) fn worst_losses(returns: &[f64], k: usize) -> Vec<f64> {
         losses.sort_unstable_by(|a, b| b.total_cmp(a));
         return losses;
     }
-    // A short tail (13 of 500 at the defaults). Each block of 8 days has a worst loss; the k-th
-    // largest of those is a floor under the k-th worst day (k blocks reach it, each with a day at
-    // least that bad), so only days at or above it can be in the tail: a few blocks' worth.
-    // (The caller checked that every value is finite, so plain comparisons order them.)
+    tail(returns, k).values().to_vec()
+}
+
+/// The `k` (≤ 64) largest losses of `returns`, on the stack.
+///
+/// Each block of 8 days has a worst loss; the k-th largest of those is a floor under the k-th
+/// worst day (k blocks reach it, each with a day at least that bad), so only days at or above
+/// it can be in the tail: a few blocks' worth. (The caller checked that every value is
+/// finite, so plain comparisons order them.)
+pub(crate) fn tail(returns: &[f64], k: usize) -> Top {
     const BLOCK: usize = 8;
     let block_worst: Vec<f64> = returns
         .chunks(BLOCK)
@@ -168,7 +174,7 @@ pub(crate) fn worst_losses(returns: &[f64], k: usize) -> Vec<f64> {
                 .for_each(|l| top.offer(l));
         }
     }
-    top.worst[..k].to_vec()
+    top
 }
 
 /// The k (≤ 64) largest values offered so far, largest first, on the stack.

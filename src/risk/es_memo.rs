@@ -34,14 +34,14 @@ struct Day {
     k: usize,
 }
 
-/// `Σ w_s · r_s[t]` accumulated exactly as [`es::weighted_returns`] does (first term, then
-/// additions in book order).
-fn portfolio_return(weighted: &[(&str, f64, &[f64])], t: usize) -> f64 {
-    let mut acc = 0.0;
-    for (i, (_, w, r)) in weighted.iter().enumerate() {
-        acc = if i == 0 { w * r[t] } else { acc + w * r[t] };
-    }
-    acc
+/// `Σ w_s · r_s` of one day from its `(w_s, r_s)` terms in book order, accumulated exactly as
+/// [`es::weighted_returns`] does (the first term, then additions).
+fn portfolio_return(terms: impl Iterator<Item = (f64, f64)>) -> f64 {
+    terms
+        .fold(None, |acc, (w, r)| {
+            Some(acc.map_or(w * r, |a: f64| a + w * r))
+        })
+        .unwrap_or(0.0)
 }
 
 /// Equal bit patterns (no early exit, so the comparison vectorises).
@@ -70,7 +70,8 @@ impl EsMemo {
     ) -> Option<f64> {
         let n = es::common_length(book, &ctx.returns, cfg.window_days).ok()?;
         let k = es::tail_count(n, alpha);
-        if n < cfg.min_observations.max(2) || k > 64 || !(alpha > 0.0 && alpha < 1.0) {
+        es::check_alpha(alpha).ok()?;
+        if n < cfg.min_observations.max(2) || k > 64 {
             return None;
         }
         let mut weighted: Vec<(&str, f64, &[f64])> = Vec::new();
@@ -95,12 +96,7 @@ impl EsMemo {
             None => {
                 *memo = None;
                 // Exactly the full path's series (nothing frozen: the whole book is the free leg).
-                let series = es::weighted_returns(book, &ctx.returns, n).ok()?;
-                let mut tail = Top::new(k);
-                es::worst_losses(&series, k)
-                    .into_iter()
-                    .for_each(|l| tail.offer(l));
-                tail
+                es::tail(&es::weighted_returns(book, &ctx.returns, n).ok()?, k)
             }
         };
         let es = tail.values().iter().sum::<f64>() / k as f64;
@@ -147,13 +143,13 @@ fn carry(day: &Day, weighted: &[(&str, f64, &[f64])], n: usize, k: usize) -> Opt
     if !moved_on {
         return None;
     }
-    let old: Vec<(&str, f64, &[f64])> = weighted
-        .iter()
-        .zip(&day.windows)
-        .map(|((s, w, _), r)| (*s, *w, r.as_slice()))
-        .collect();
-    let left = -portfolio_return(&old, 0);
-    let entering = -portfolio_return(weighted, n - 1);
+    let left = -portfolio_return(
+        weighted
+            .iter()
+            .zip(&day.windows)
+            .map(|((_, w, _), r)| (*w, r[0])),
+    );
+    let entering = -portfolio_return(weighted.iter().map(|(_, w, r)| (*w, r[n - 1])));
     // A leaving day at or above the k-th worst may have been in the tail: recompute.
     if !entering.is_finite() || left >= day.tail.kth() {
         return None;
