@@ -12,7 +12,7 @@ use crate::model::OrderIntent;
 use crate::portfolio::{self, CostModel, Gate, Holdings, Plan};
 use crate::risk::activity::Activity;
 use crate::risk::{self, RiskConfig, RiskContext, RuleOutcome};
-use crate::strategy::{Decision, History};
+use crate::strategy::{Decision, History, Series};
 
 /// Settings of the path, from the config.
 #[derive(Debug, Clone)]
@@ -152,14 +152,21 @@ pub fn decide_day<'a>(cfg: &PipelineConfig, inp: &DayInputs<'a>) -> DayPlan<'a> 
     day
 }
 
+/// Each valued symbol with its bars and how many of them are dated on or before the day.
+fn valued_series<'a>(
+    inp: &DayInputs<'a>,
+) -> impl Iterator<Item = (&'a String, &'a Series, usize)> + use<'a> {
+    let (history, date) = (inp.history, inp.date);
+    inp.valuation_prices.keys().filter_map(move |sym| {
+        let s = history.get(sym)?;
+        Some((sym, s, s.bars_through(date)))
+    })
+}
+
 /// 20-day average volume (shares) through the date of each valued symbol.
 pub fn adv20<'a>(inp: &DayInputs<'a>) -> BTreeMap<Cow<'a, str>, f64> {
     let mut adv = BTreeMap::new();
-    for sym in inp.valuation_prices.keys() {
-        let Some(s) = inp.history.get(sym) else {
-            continue;
-        };
-        let end = s.dates.partition_point(|d| *d <= inp.date);
+    for (sym, s, end) in valued_series(inp) {
         let vols = &s.volume[end.saturating_sub(20)..end];
         if !vols.is_empty() {
             adv.insert(
@@ -193,14 +200,9 @@ fn target_context<'a>(
     let window = rc.expected_shortfall.window_days;
     // Returns through the date per symbol; the windows are aligned on their common tail so
     // portfolio returns use the same days.
-    let mut series: Vec<(&'a str, &'a [f64])> = Vec::new();
-    for sym in inp.valuation_prices.keys() {
-        let Some(s) = inp.history.get(sym) else {
-            continue;
-        };
-        let end = s.dates.partition_point(|d| *d <= inp.date);
-        series.push((sym.as_str(), inp.returns.through(sym, end)));
-    }
+    let series: Vec<(&'a str, &'a [f64])> = valued_series(inp)
+        .map(|(sym, _, end)| (sym.as_str(), inp.returns.through(sym, end)))
+        .collect();
     let n = series
         .iter()
         .map(|(_, r)| r.len())

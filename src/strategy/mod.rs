@@ -44,9 +44,14 @@ impl Series {
         self.dates.is_empty()
     }
 
+    /// How many bars are dated on or before `date` (dates are ascending).
+    pub fn bars_through(&self, date: NaiveDate) -> usize {
+        self.dates.partition_point(|d| *d <= date)
+    }
+
     /// The bars dated on or before `last`.
     pub fn truncated_to(&self, last: NaiveDate) -> Series {
-        let n = self.dates.partition_point(|d| *d <= last);
+        let n = self.bars_through(last);
         let cut = |v: &Vec<f64>| v.iter().take(n).copied().collect();
         Series {
             dates: self.dates[..n].to_vec(),
@@ -121,7 +126,7 @@ impl History {
     /// Last close of `symbol` on or before `date` (a price for days it did not trade).
     pub fn last_close(&self, symbol: &str, date: NaiveDate) -> Option<f64> {
         let s = self.get(symbol)?;
-        let i = s.dates.partition_point(|d| *d <= date);
+        let i = s.bars_through(date);
         (i > 0).then(|| s.close[i - 1])
     }
 
