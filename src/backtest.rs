@@ -90,14 +90,14 @@ pub struct Outcome<'a> {
 /// One symbol's place in its bars as the days advance: the last bar on or before the day is
 /// found by stepping forward (days only move forward), not by searching.
 struct Cursor<'h> {
-    symbol: &'h String,
+    symbol: &'h str,
     series: Option<&'h Series>,
     /// Bars dated on or before the last day asked for.
     seen: usize,
 }
 
 impl<'h> Cursor<'h> {
-    fn new(history: &'h History, symbol: &'h String) -> Self {
+    fn new(history: &'h History, symbol: &'h str) -> Self {
         Cursor {
             symbol,
             series: history.get(symbol),
@@ -117,8 +117,9 @@ impl<'h> Cursor<'h> {
 }
 
 /// Bring `closes` to the last close on or before `date` of each tradable that has one (the
-/// map `History::last_closes` builds). Symbols only ever gain a first bar as dates advance, so
-/// after the first days this allocates nothing. True when every tradable has a bar on `date`.
+/// map `History::last_closes` builds). Days only move forward, so a symbol keeps a close once it
+/// has one and after the first days this allocates nothing. True when every tradable has a bar
+/// on `date`.
 fn update_last_closes(
     closes: &mut BTreeMap<String, f64>,
     cursors: &mut [Cursor],
@@ -126,17 +127,16 @@ fn update_last_closes(
 ) -> bool {
     let mut all_traded = true;
     for c in cursors {
-        let last = c.advance(date);
-        all_traded &= last.is_some_and(|(_, today)| today);
-        match (closes.get_mut(c.symbol), last) {
-            (Some(v), Some((close, _))) => *v = close,
-            (None, Some((close, _))) => {
-                closes.insert(c.symbol.clone(), close);
+        let Some((close, today)) = c.advance(date) else {
+            all_traded = false;
+            continue;
+        };
+        all_traded &= today;
+        match closes.get_mut(c.symbol) {
+            Some(v) => *v = close,
+            None => {
+                closes.insert(c.symbol.to_string(), close);
             }
-            (Some(_), None) => {
-                closes.remove(c.symbol);
-            }
-            (None, None) => {}
         }
     }
     all_traded
@@ -202,8 +202,7 @@ pub fn run<'a>(
     // Valuation prices, updated in place day by day (the same map `History::last_closes` builds).
     let mut closes: BTreeMap<String, f64> = BTreeMap::new();
     let mut cursors: Vec<Cursor> = tradables.iter().map(|s| Cursor::new(history, s)).collect();
-    let signal_symbol = signal.to_string();
-    let mut benchmark = Cursor::new(history, &signal_symbol);
+    let mut benchmark = Cursor::new(history, signal);
     let days: Vec<&Decision> = decisions
         .iter()
         .filter(|d| d.date >= spec.from && d.date <= spec.to)
