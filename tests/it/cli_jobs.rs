@@ -1,7 +1,7 @@
 //! The daily jobs end to end on the committed sample data: health, preflight, dry-run
 //! (prerequisites, idempotency, --force), and dry-run agreeing with the backtest.
 
-use crate::common::{Sandbox, code, stderr, stdout};
+use crate::common::{Sandbox, code, stderr, stdout, table, text_column};
 
 #[test]
 fn help_lists_only_working_subcommands() {
@@ -195,34 +195,18 @@ fn backtest_out_writes_the_tables_and_changes_no_figure() {
     assert_eq!(code(&written), 0, "{}", stderr(&written));
     assert_eq!(stdout(&plain), stdout(&written));
     let v: serde_json::Value = serde_json::from_str(&stdout(&plain)).expect("json");
-    let read = |name: &str| {
-        trader::ledger::read(&dir.join(name))
-            .expect("readable")
-            .expect("written")
-    };
+    let read = |name: &str| table(&dir.join(name));
     for name in ["decisions.parquet", "orders.parquet", "equity.parquet"] {
         assert!(read(name).height() > 0, "{name}");
     }
-    let fills = read("fills.parquet");
-    let filled = fills
-        .column("status")
-        .expect("status")
-        .str()
-        .expect("text")
-        .iter()
-        .filter(|s| *s == Some("filled"))
-        .count();
+    let statuses = text_column(&read("fills.parquet"), "status");
+    let filled = statuses.iter().filter(|s| *s == "filled").count();
     assert_eq!(v["trades"].as_u64(), Some(filled as u64));
     let risk = read("risk_checks.parquet");
     let equity_days = read("equity.parquet").height();
     // Every enabled target rule reports every day, passes included, each with its message.
     assert!(risk.height() >= 7 * equity_days, "{} rows", risk.height());
-    let messages = risk
-        .column("message")
-        .expect("message")
-        .str()
-        .expect("text");
-    assert!(messages.iter().all(|m| m.is_some_and(|m| !m.is_empty())));
+    assert!(text_column(&risk, "message").iter().all(|m| !m.is_empty()));
 }
 
 /// `--fill next-open`: every order fills on the next trading day, at that day's open.
@@ -244,26 +228,16 @@ fn backtest_next_open_fills_the_following_session() {
         &dir_s,
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let read = |name: &str| {
-        trader::ledger::read(&dir.join(name))
-            .expect("readable")
-            .expect("written")
-    };
+    let read = |name: &str| table(&dir.join(name));
     let dates = |name: &str| trader::ledger::dates(&dir.join(name)).expect("dates");
     let (orders, fills) = (read("orders.parquet"), read("fills.parquet"));
     assert!(fills.height() > 0);
     let (order_days, fill_days) = (dates("orders.parquet"), dates("fills.parquet"));
-    let ids = |df: &polars::prelude::DataFrame| -> Vec<String> {
-        df.column("client_order_id")
-            .expect("id")
-            .str()
-            .expect("text")
-            .iter()
-            .map(|s| s.unwrap_or_default().to_string())
-            .collect()
-    };
-    let order_ids = ids(&orders);
-    for (id, fill_day) in ids(&fills).iter().zip(&fill_days) {
+    let order_ids = text_column(&orders, "client_order_id");
+    for (id, fill_day) in text_column(&fills, "client_order_id")
+        .iter()
+        .zip(&fill_days)
+    {
         let i = order_ids
             .iter()
             .position(|o| o == id)

@@ -74,3 +74,20 @@ pub fn stderr(o: &Output) -> String {
 pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
+
+/// A parquet table the program wrote (a ledger or a backtest output); it must exist.
+pub fn table(path: &Path) -> polars::prelude::DataFrame {
+    trader::ledger::read(path)
+        .expect("readable")
+        .unwrap_or_else(|| panic!("{} was not written", path.display()))
+}
+
+/// A text column, nulls as "".
+pub fn text_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<String> {
+    df.column(name)
+        .and_then(|c| c.str().cloned())
+        .expect(name)
+        .iter()
+        .map(|s| s.unwrap_or_default().to_string())
+        .collect()
+}

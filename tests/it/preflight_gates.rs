@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use trader::data::store::BarStore;
 use trader::model::Bar;
 
-use crate::common::{Sandbox, code, stderr, stdout};
+use crate::common::{Sandbox, code, stderr, stdout, table, text_column};
 
 const DATE: &str = "2026-05-01";
 /// 15:50 in New York on `DATE`: the instant every run here happens at.
@@ -94,9 +94,7 @@ fn assert_recorded(sb: &Sandbox, gate: &str) {
         dates.iter().any(|d| d.to_string() == DATE),
         "no row of {DATE}: {dates:?}"
     );
-    let df = trader::ledger::read(&ledger)
-        .expect("preflight ledger")
-        .expect("preflight ledger exists");
+    let df = table(&ledger);
     let rows = ledger_rows(&df);
     assert!(
         rows.iter()
@@ -107,14 +105,7 @@ fn assert_recorded(sb: &Sandbox, gate: &str) {
 
 /// (check, pass, verdict) of every ledger row.
 fn ledger_rows(df: &DataFrame) -> Vec<(String, bool, String)> {
-    let strs = |name: &str| -> Vec<String> {
-        df.column(name)
-            .and_then(|c| c.str().cloned())
-            .expect(name)
-            .iter()
-            .map(|s| s.unwrap_or_default().to_string())
-            .collect()
-    };
+    let strs = |name: &str| text_column(df, name);
     let pass: Vec<bool> = df
         .column("pass")
         .and_then(|c| c.bool().cloned())
