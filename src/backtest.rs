@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -18,8 +19,7 @@ use crate::metrics::{self, Metrics};
 use crate::model::{OrderIntent, Side};
 use crate::pipeline::{self, CloseReturns, DayInputs, DayPlan, PipelineConfig};
 use crate::portfolio::Holdings;
-use crate::risk::Verdict;
-use crate::strategy::{Decision, History, Series};
+use crate::strategy::{Decision, History, Series, Targets};
 
 /// When fills happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,8 +73,9 @@ pub struct EquityRow {
 /// Everything a backtest produced. Decisions are borrowed from the strategy's forward pass.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome<'a> {
-    /// Each day's decision with its targets after the risk rules.
-    pub decisions: Vec<(&'a Decision, BTreeMap<String, f64>)>,
+    /// Each day's decision with its targets after the risk rules (days with the same targets
+    /// share one map).
+    pub decisions: Vec<(&'a Decision, Targets)>,
     pub orders: Vec<OrderRow>,
     pub fills: Vec<FillRow>,
     pub equity: Vec<EquityRow>,
@@ -176,6 +177,14 @@ fn bar_on(history: &History, symbol: &str, date: NaiveDate) -> Option<(f64, f64)
     Some((s.open[i], s.close[i]))
 }
 
+/// Same symbols with bit-identical weights (so a shared map is exactly the day's own).
+fn same_weights(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((s, w), (t, v))| s == t && w.to_bits() == v.to_bits())
+}
+
 /// Run the backtest over `decisions` (the strategy's forward pass over `history`).
 pub fn run<'a>(
     spec: &Spec,
@@ -186,14 +195,17 @@ pub fn run<'a>(
 ) -> Outcome<'a> {
     let mut sim = SimBroker::in_memory(spec.initial_cents, spec.pipeline.cost);
     let mut out = Outcome::default();
-    let mut last_targets: Option<BTreeMap<String, f64>> = None;
+    let mut last_targets: Option<Targets> = None;
+    // Yesterday's final targets, handed out again while a day's are the same.
+    let no_targets = Targets::default();
+    let mut shared = Arc::clone(&no_targets);
     let mut equity_hist: Vec<(NaiveDate, f64)> = Vec::new();
     let mut peak: Option<f64> = None;
     let mut activity = crate::risk::activity::Activity::default();
     let mut traded_cents: i64 = 0;
     let mut bench_base: Option<f64> = None;
     let returns = CloseReturns::new(history);
-    let es_memo = crate::risk::EsMemo::default();
+    let es_memo = returns.es_memo();
     // The account as the decision path sees it; refreshed from the simulator after fills.
     let mut holdings = Holdings {
         cash_cents: sim.book.cash_cents,
@@ -224,7 +236,7 @@ pub fn run<'a>(
             holdings: &holdings,
             valuation_prices: &closes,
             trade_prices: &fill_prices,
-            last_targets: last_targets.as_ref(),
+            last_targets: last_targets.as_deref(),
             history,
             returns: &returns,
             equity_peak: peak,
@@ -241,14 +253,17 @@ pub fn run<'a>(
             risk_outcomes,
             ..
         } = pipeline::decide_day(&spec.pipeline, &inputs);
-        let final_targets = final_targets.map(Cow::into_owned).unwrap_or_default();
-        let keep_passes = !spec.pipeline.terse;
-        out.risk.extend(
-            risk_outcomes
-                .into_iter()
-                .filter(|o| keep_passes || o.verdict != Verdict::Pass)
-                .map(|o| (date, o)),
-        );
+        let final_targets = match final_targets {
+            None => Arc::clone(&no_targets),
+            Some(t) if same_weights(&t, &shared) => Arc::clone(&shared),
+            Some(t) => {
+                shared = Arc::clone(&t);
+                t
+            }
+        };
+        // A terse pipeline records no passes in the first place.
+        out.risk
+            .extend(risk_outcomes.into_iter().map(|o| (date, o)));
         if rebalance && fill_date.is_some() {
             out.rebalance_dates.push(date);
             sim.quotes = fill_prices.into_owned();

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -12,7 +13,7 @@ use crate::model::OrderIntent;
 use crate::portfolio::{self, CostModel, Gate, Holdings, Plan};
 use crate::risk::activity::Activity;
 use crate::risk::{self, RiskConfig, RiskContext, RuleOutcome};
-use crate::strategy::{Decision, History, Series};
+use crate::strategy::{Decision, History, Series, Targets};
 
 /// Settings of the path, from the config.
 #[derive(Debug, Clone)]
@@ -27,7 +28,7 @@ pub struct PipelineConfig {
     /// Symbols the data-quality checks flagged (stale, corporate action).
     pub stale_symbols: BTreeSet<String>,
     pub corporate_action_symbols: BTreeSet<String>,
-    /// Passing risk rules record no message ([`RiskContext::terse`]): a backtest that writes
+    /// Passing risk rules are not recorded ([`RiskContext::terse`]): a backtest that writes
     /// no risk table. Every daily job keeps them all.
     pub terse: bool,
 }
@@ -52,7 +53,7 @@ pub struct DayInputs<'a> {
     /// Past fills' activity (loss sales, day trades) for the compliance rules.
     pub activity: &'a Activity,
     /// The run's ES memo (a backtest; `None` for a daily job). Changes no figure.
-    pub es_memo: Option<&'a risk::EsMemo>,
+    pub es_memo: Option<&'a risk::EsMemo<'a>>,
 }
 
 /// Simple close-to-close returns of every series of a [`History`]: `r[i] = close[i+1] / close[i] − 1`.
@@ -75,6 +76,11 @@ impl CloseReturns {
         )
     }
 
+    /// An ES memo for a run whose risk contexts cut their windows from these returns.
+    pub fn es_memo(&self) -> risk::EsMemo<'_> {
+        risk::EsMemo::over(&self.0)
+    }
+
     /// The returns of `symbol` over its first `closes` closes (`closes − 1` returns).
     fn through(&self, symbol: &str, closes: usize) -> &[f64] {
         self.0
@@ -84,12 +90,12 @@ impl CloseReturns {
     }
 }
 
-/// The day's plan. Targets are borrowed from the decision when no rule changed them.
+/// The day's plan. Targets are the decision's own (shared) map when no rule ran on them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DayPlan<'a> {
     pub strategy_targets: Option<&'a BTreeMap<String, f64>>,
     /// Targets after the risk rules.
-    pub final_targets: Option<Cow<'a, BTreeMap<String, f64>>>,
+    pub final_targets: Option<Targets>,
     pub gate: Option<Gate>,
     pub rebalance: bool,
     pub plan: Option<Plan>,
@@ -109,9 +115,9 @@ pub fn decide_day<'a>(cfg: &PipelineConfig, inp: &DayInputs<'a>) -> DayPlan<'a> 
         (Some(rc), Some(ctx)) => {
             let checked = risk::check_targets(rc, ctx, targets);
             day.risk_outcomes.extend(checked.outcomes);
-            Cow::Owned(checked.adjusted)
+            Arc::new(checked.adjusted)
         }
-        _ => Cow::Borrowed(targets),
+        _ => Arc::clone(targets),
     };
     day.strategy_targets = Some(targets);
     // Current weights only matter to the drift trigger.
@@ -197,22 +203,16 @@ fn target_context<'a>(
     rc: &RiskConfig,
     inp: &DayInputs<'a>,
 ) -> RiskContext<'a> {
-    let window = rc.expected_shortfall.window_days;
-    // Returns through the date per symbol; the windows are aligned on their common tail so
-    // portfolio returns use the same days.
-    let series: Vec<(&'a str, &'a [f64])> = valued_series(inp)
-        .map(|(sym, _, end)| (sym.as_str(), inp.returns.through(sym, end)))
-        .collect();
-    let n = series
-        .iter()
-        .map(|(_, r)| r.len())
-        .min()
-        .unwrap_or(0)
-        .min(window);
-    let returns = series
-        .into_iter()
-        .map(|(sym, r)| (Cow::Borrowed(sym), Cow::Borrowed(&r[r.len() - n..])))
-        .collect();
+    // Returns through the date per symbol (in symbol order, as the prices are); the windows are
+    // aligned on their common tail so portfolio returns use the same days.
+    let mut returns = risk::es::Returns::with_capacity(inp.valuation_prices.len());
+    let mut n = rc.expected_shortfall.window_days;
+    for (sym, _, end) in valued_series(inp) {
+        let r = inp.returns.through(sym, end);
+        n = n.min(r.len());
+        returns.insert(Cow::Borrowed(sym.as_str()), Cow::Borrowed(r));
+    }
+    returns.keep_last(n);
     let equity = crate::money::dollars(inp.holdings.equity_cents(inp.valuation_prices));
     RiskContext {
         date: inp.date,

@@ -175,7 +175,7 @@ fn print_summary(s: &Summary, out: &Outcome, no_risk: bool) {
 fn write_outputs(dir: &Path, out: &Outcome, tradables: &[String]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut t =
-        super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (*d, w)), tradables);
+        super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (*d, &**w)), tradables);
     ledger::write(&dir.join("decisions.parquet"), &t)?;
     t = super::dry_run::orders_table(
         out.orders

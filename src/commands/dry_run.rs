@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     {
         st.last_targets = Some(TargetRecord {
             date,
-            weights: t.clone().into_owned(),
+            weights: BTreeMap::clone(t),
         });
     }
     let dg = &decision.diagnostics;

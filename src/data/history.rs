@@ -29,54 +29,59 @@ pub fn load(
 ) -> Result<History, HistoryError> {
     let mut h = History::default();
     for sym in symbols {
-        let cols = store
+        let mut cols = store
             .read_prices(sym)?
             .ok_or_else(|| HistoryError::Missing {
                 symbol: sym.clone(),
                 dir: store.dir.display().to_string(),
             })?;
-        // Dates are strictly ascending (checked by the store): the window is one range.
+        // Dates are strictly ascending (checked by the store): the window is one range, cut
+        // out of the columns in place.
         let from = cols.dates.partition_point(|d| *d < start);
         let to = through.map_or(cols.dates.len(), |t| {
             cols.dates.partition_point(|d| *d <= t)
         });
         let range = from..to.max(from);
-        // Total-return mode scales the whole bar by adj_close / close.
-        let k: Vec<f64> = match field {
-            PriceField::Close => Vec::new(),
-            PriceField::AdjClose => range
-                .clone()
-                .map(|i| match cols.adj_close[i] {
-                    Some(a) => Ok(a / cols.close[i]),
-                    None => Err(HistoryError::NoAdjClose {
-                        symbol: sym.clone(),
-                        date: cols.dates[i],
-                    }),
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        let scaled = |v: &[f64]| -> Vec<f64> {
-            if k.is_empty() {
-                v[range.clone()].to_vec()
-            } else {
-                v[range.clone()]
-                    .iter()
-                    .zip(&k)
-                    .map(|(x, k)| x * k)
-                    .collect()
+        if let PriceField::AdjClose = field {
+            // Total-return mode scales the whole bar by adj_close / close.
+            for i in range.clone() {
+                let k = match cols.adj_close[i] {
+                    Some(a) => a / cols.close[i],
+                    None => {
+                        return Err(HistoryError::NoAdjClose {
+                            symbol: sym.clone(),
+                            date: cols.dates[i],
+                        });
+                    }
+                };
+                for v in [
+                    &mut cols.open,
+                    &mut cols.high,
+                    &mut cols.low,
+                    &mut cols.close,
+                ] {
+                    v[i] *= k;
+                }
             }
-        };
+        }
         let s = Series {
-            dates: cols.dates[range.clone()].to_vec(),
-            open: scaled(&cols.open),
-            high: scaled(&cols.high),
-            low: scaled(&cols.low),
-            close: scaled(&cols.close),
-            volume: cols.volume[range.clone()].to_vec(),
+            dates: cut(cols.dates, &range),
+            open: cut(cols.open, &range),
+            high: cut(cols.high, &range),
+            low: cut(cols.low, &range),
+            close: cut(cols.close, &range),
+            volume: cut(cols.volume, &range),
         };
         h.series.insert(sym.clone(), s);
     }
     Ok(h)
+}
+
+/// `v[range]`, reusing `v`'s memory.
+fn cut<T>(mut v: Vec<T>, range: &std::ops::Range<usize>) -> Vec<T> {
+    v.truncate(range.end);
+    v.drain(..range.start);
+    v
 }
 
 /// The configured strategy's bars (its required symbols, price field and history start)

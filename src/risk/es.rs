@@ -31,7 +31,6 @@
 //! each 8-day block bounds the k-th worst day, and only blocks that reach the bound are
 //! scanned (an O(n) selection when k > 64); no full sort.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -55,9 +54,7 @@ pub enum EsError {
     MissingReturns(String),
 }
 
-/// Daily returns per symbol, oldest first, aligned on the most recent day. Borrowed from a
-/// precomputed series in the daily path and the backtest; owned where tests build them.
-pub type Returns<'a> = BTreeMap<Cow<'a, str>, Cow<'a, [f64]>>;
+pub use super::returns::Returns;
 
 /// A Value-at-Risk / Expected-Shortfall pair, losses as positive fractions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -182,7 +182,7 @@ fn moments_by_hand() {
 
 #[test]
 fn portfolio_returns_align_on_the_most_recent_day() {
-    let mut rets = Returns::new();
+    let mut rets = Returns::default();
     rets.insert("A".into(), vec![9.0, 0.01, 0.02, 0.03].into());
     rets.insert("B".into(), vec![-0.01, 0.0, 0.01].into());
     rets.insert("C".into(), vec![].into());
@@ -207,7 +207,7 @@ fn portfolio_returns_align_on_the_most_recent_day() {
 #[ignore]
 fn es_timing_4000_positions_500_days() {
     let (syms, days) = (4000usize, 520usize);
-    let mut returns = Returns::new();
+    let mut returns = Returns::default();
     let mut weights = BTreeMap::new();
     let mut state = 0x2545_f491_4f6c_dd1du64;
     for s in 0..syms {

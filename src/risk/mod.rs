@@ -36,8 +36,8 @@
 //! Blocking rules run before trimming ones so nothing is trimmed that will be dropped anyway, and
 //! the order count runs after everything that can remove orders so it cuts as little as possible.
 //!
-//! Every enabled rule yields at least one [`RuleOutcome`] (a `pass` when it did nothing); disabled
-//! rules yield none. `value` and `limit` are in the unit of the rule's config: percent for `_pct`
+//! Every enabled rule yields at least one [`RuleOutcome`] (a `pass` when it did nothing, unless
+//! the context is [`RiskContext::terse`]); disabled rules yield none. `value` and `limit` are in the unit of the rule's config: percent for `_pct`
 //! rules, weights and ES; a ratio for leverage; dollars for notional; counts for counts. A value
 //! that could not be measured is NaN (serialised as `null` in JSON). Comparisons allow 1e-9
 //! relative (plus 1e-12 absolute) slack so float noise never flips a verdict: a value exactly at its limit passes.
@@ -49,6 +49,7 @@ mod es_memo;
 mod es_rule;
 mod orders;
 mod pdt;
+mod returns;
 mod snapshot;
 mod targets;
 mod validate;
@@ -191,14 +192,14 @@ pub struct RiskContext<'a> {
     pub corporate_action_symbols: Cow<'a, BTreeSet<String>>,
     /// Orders already placed today.
     pub orders_already_today: usize,
-    /// Passing rules record their verdict and numbers but no message (a backtest that writes
-    /// no risk table: formatting every rule's line every day was a third of its run time).
-    /// Every non-pass outcome always carries its message.
+    /// Passing rules are not recorded (a backtest that writes no risk table: formatting every
+    /// rule's line every day was a third of its run time, and keeping a pass per rule per day
+    /// most of its memory). Every non-pass outcome is recorded in full.
     pub terse: bool,
     /// Yesterday's ES measurement of the same run, carried forward when today's windows are
     /// yesterday's moved on by a day (a backtest; daily jobs have none). Changes no figure.
     #[serde(skip)]
-    pub es_memo: Option<&'a EsMemo>,
+    pub es_memo: Option<&'a EsMemo<'a>>,
 }
 
 impl RiskContext<'_> {
@@ -229,8 +230,12 @@ pub(crate) struct Findings {
 impl Findings {
     fn new(ctx: &RiskContext) -> Self {
         Findings {
-            // One outcome per enabled rule on a quiet day.
-            list: Vec::with_capacity(16),
+            // A full run has one outcome per enabled rule on a quiet day; a terse one has none.
+            list: if ctx.terse {
+                Vec::new()
+            } else {
+                Vec::with_capacity(16)
+            },
             terse: ctx.terse,
         }
     }
@@ -239,7 +244,9 @@ impl Findings {
         self.list.push(outcome);
     }
 
-    /// A passing rule; its message is only built when the context is not terse.
+    /// A passing rule; recorded (and its message built) only when the context is not terse.
+    /// Rules decide "pass" by counting the outcomes they pushed, never after a pass, so leaving
+    /// passes out changes nothing else.
     pub(crate) fn pass(
         &mut self,
         id: &'static str,
@@ -247,9 +254,10 @@ impl Findings {
         limit: f64,
         msg: impl FnOnce() -> String,
     ) {
-        let msg = if self.terse { String::new() } else { msg() };
-        self.list
-            .push(RuleOutcome::new(id, Verdict::Pass, value, limit, msg));
+        if !self.terse {
+            self.list
+                .push(RuleOutcome::new(id, Verdict::Pass, value, limit, msg()));
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -9,12 +9,13 @@ pub mod allocation;
 mod params;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::indicators::{
     KalmanConfig, KalmanTrend, LagBuffer, RealisedVol, RollingStats, VolLatch, ZScore,
     is_vol_crush, vol_change,
 };
-use super::{Decision, Diagnostics, History, Strategy, StrategyError};
+use super::{Decision, Diagnostics, History, Strategy, StrategyError, Targets};
 use allocation::{BondChoice, CellWeights, allocate, cell, trend_state};
 pub use params::{HierarchicalParams, ParamError};
 
@@ -122,8 +123,10 @@ impl Strategy for HierarchicalAdaptive {
         let mut bond_slow = RollingStats::new(p.bond_sma_slow);
         let (mut bond_next, mut bond_bars) = (0usize, 0usize);
 
-        // Cloning a prebuilt map is much cheaper than building one per day (allocation dominates).
+        // Cloning a prebuilt map is much cheaper than building one per day (allocation dominates),
+        // and a day with yesterday's weights (most days) shares yesterday's map.
         let (template, order) = self.target_template();
+        let mut shared: Option<([u64; 5], Targets)> = None;
         let mut out = Vec::with_capacity(signal.len());
         for (i, &date) in signal.dates.iter().enumerate() {
             let close = signal.close[i];
@@ -195,11 +198,19 @@ impl Strategy for HierarchicalAdaptive {
                         None
                     };
                     let weights = role_weights(&w);
-                    let mut targets = template.clone();
-                    for (v, &role) in targets.values_mut().zip(&order) {
-                        *v = weights[role];
+                    let bits = weights.map(f64::to_bits);
+                    match &shared {
+                        Some((b, t)) if *b == bits => Some(Arc::clone(t)),
+                        _ => {
+                            let mut targets = template.clone();
+                            for (v, &role) in targets.values_mut().zip(&order) {
+                                *v = weights[role];
+                            }
+                            let targets = Arc::new(targets);
+                            shared = Some((bits, Arc::clone(&targets)));
+                            Some(targets)
+                        }
                     }
-                    Some(targets)
                 }
                 // Step 3/4: not enough bars → no decision, hold.
                 _ => None,

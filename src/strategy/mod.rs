@@ -9,6 +9,7 @@ pub mod hierarchical;
 pub mod indicators;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -170,6 +171,11 @@ pub trait Strategy {
     fn decide_all(&self, history: &History) -> Result<Vec<Decision>, StrategyError>;
 }
 
+/// Target weight per symbol (fractions of equity; cash is 1 − sum). Shared: a strategy that
+/// decides the same weights on many days hands out one map, not a copy per day (thousands of
+/// days of a backtest would otherwise each own one).
+pub type Targets = Arc<BTreeMap<String, f64>>;
+
 /// What the strategy wants held at the close of one trading date, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
@@ -177,7 +183,7 @@ pub struct Decision {
     pub date: NaiveDate,
     /// Target weight of every tradable symbol (zeros included); cash is 1 − sum.
     /// `None` = not enough history for a decision: hold whatever is held.
-    pub targets: Option<BTreeMap<String, f64>>,
+    pub targets: Option<Targets>,
     /// The indicator values behind the decision.
     pub diagnostics: Diagnostics,
 }

@@ -99,7 +99,7 @@ fn rebuild(sb: &Sandbox, cfg: &trader::config::Config, out: &Outcome, date: Naiv
         .and_then(|d| out.decisions.iter().find(|(dec, _)| dec.date == *d))
         .map(|(dec, w)| TargetRecord {
             date: dec.date,
-            weights: w.clone(),
+            weights: BTreeMap::clone(w),
         });
     StateStore::new(&sb.path().join("state"), 3)
         .save(&mut st, now)
@@ -147,7 +147,7 @@ fn dry_run_replays_the_backtest_decision_on_50_random_dates() {
         );
         let got: BTreeMap<String, f64> =
             serde_json::from_value(v["plan"]["final_targets"].clone()).expect("targets");
-        assert_eq!(&got, final_targets, "{date}: targets after risk");
+        assert_eq!(&got, &**final_targets, "{date}: targets after risk");
         let want_orders: Vec<Value> = out
             .orders
             .iter()
