@@ -58,14 +58,19 @@ pub struct DayInputs<'a> {
 
 /// Simple close-to-close returns of every series of a [`History`]: `r[i] = close[i+1] / close[i] − 1`.
 /// Computed once per run (a backtest, a daily job) so each day's risk context borrows its
-/// window instead of dividing 500 closes per symbol again.
+/// window instead of dividing 500 closes per symbol again. Keeps each series' dates, so a day's
+/// windows are found in one ordered walk without going back to the history.
 #[derive(Debug, Clone, Default)]
-pub struct CloseReturns(BTreeMap<String, Vec<f64>>);
+pub struct CloseReturns {
+    returns: BTreeMap<String, Vec<f64>>,
+    /// The same symbols, in the same order: the bar dates the returns were taken from.
+    dates: Vec<Vec<NaiveDate>>,
+}
 
 impl CloseReturns {
     pub fn new(history: &History) -> Self {
-        CloseReturns(
-            history
+        CloseReturns {
+            returns: history
                 .series
                 .iter()
                 .map(|(sym, s)| {
@@ -73,20 +78,32 @@ impl CloseReturns {
                     (sym.clone(), r)
                 })
                 .collect(),
-        )
+            dates: history.series.values().map(|s| s.dates.clone()).collect(),
+        }
     }
 
     /// An ES memo for a run whose risk contexts cut their windows from these returns.
     pub fn es_memo(&self) -> risk::EsMemo<'_> {
-        risk::EsMemo::over(&self.0)
+        risk::EsMemo::over(&self.returns)
     }
 
-    /// The returns of `symbol` over its first `closes` closes (`closes − 1` returns).
-    fn through(&self, symbol: &str, closes: usize) -> &[f64] {
-        self.0
-            .get(symbol)
-            .and_then(|r| r.get(..closes.saturating_sub(1)))
-            .unwrap_or(&[])
+    /// Each of `symbols` (ascending, as a map's keys are) that has bars, with its returns from
+    /// bars dated on or before `date`: one walk of both ordered lists, no lookups.
+    fn through_date<'s>(
+        &'s self,
+        symbols: impl Iterator<Item = &'s String> + 's,
+        date: NaiveDate,
+    ) -> impl Iterator<Item = (&'s String, &'s [f64])> + 's {
+        let mut mine = self.returns.iter().zip(&self.dates).peekable();
+        symbols.filter_map(move |sym| {
+            while mine
+                .next_if(|((s, _), _)| s.as_str() < sym.as_str())
+                .is_some()
+            {}
+            let ((s, r), dates) = mine.next_if(|((s, _), _)| *s == sym)?;
+            let closes = dates.partition_point(|d| *d <= date);
+            Some((s, r.get(..closes.saturating_sub(1)).unwrap_or(&[])))
+        })
     }
 }
 
@@ -113,9 +130,12 @@ pub fn decide_day<'a>(cfg: &PipelineConfig, inp: &DayInputs<'a>) -> DayPlan<'a> 
     let mut ctx = cfg.risk.as_ref().map(|rc| target_context(cfg, rc, inp));
     let final_targets = match (&cfg.risk, &ctx) {
         (Some(rc), Some(ctx)) => {
-            let checked = risk::check_targets(rc, ctx, targets);
-            day.risk_outcomes.extend(checked.outcomes);
-            Arc::new(checked.adjusted)
+            let (adjusted, outcomes) = risk::check_targets_cow(rc, ctx, targets);
+            day.risk_outcomes.extend(outcomes);
+            match adjusted {
+                Cow::Borrowed(_) => Arc::clone(targets),
+                Cow::Owned(w) => Arc::new(w),
+            }
         }
         _ => Arc::clone(targets),
     };
@@ -207,8 +227,10 @@ fn target_context<'a>(
     // aligned on their common tail so portfolio returns use the same days.
     let mut returns = risk::es::Returns::with_capacity(inp.valuation_prices.len());
     let mut n = rc.expected_shortfall.window_days;
-    for (sym, _, end) in valued_series(inp) {
-        let r = inp.returns.through(sym, end);
+    for (sym, r) in inp
+        .returns
+        .through_date(inp.valuation_prices.keys(), inp.date)
+    {
         n = n.min(r.len());
         returns.insert(Cow::Borrowed(sym.as_str()), Cow::Borrowed(r));
     }
@@ -236,6 +258,51 @@ fn target_context<'a>(
         orders_already_today: inp.orders_already_today,
         terse: cfg.terse,
         es_memo: inp.es_memo,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ordered walk finds, for each priced symbol with bars, exactly its returns from the
+    /// bars dated on or before the day (what searching the history finds), and skips the rest.
+    #[test]
+    fn returns_through_a_date_by_one_walk() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2024, 1, d).expect("date");
+        let mut history = History::default();
+        for (sym, days) in [
+            ("B", vec![2, 3, 5, 8]),
+            ("D", vec![1, 2]),
+            ("F", vec![4, 6, 7]),
+        ] {
+            let mut s = Series::default();
+            for (i, d) in days.into_iter().enumerate() {
+                s.dates.push(day(d));
+                s.close.push(100.0 + i as f64 * 10.0);
+            }
+            history.series.insert(sym.to_string(), s);
+        }
+        let returns = CloseReturns::new(&history);
+        let prices: BTreeMap<String, f64> = ["A", "B", "C", "F", "G"]
+            .iter()
+            .map(|s| (s.to_string(), 1.0))
+            .collect();
+        for d in 1..=9 {
+            let got: Vec<(&String, &[f64])> = returns.through_date(prices.keys(), day(d)).collect();
+            let want: Vec<(&String, Vec<f64>)> = prices
+                .keys()
+                .filter_map(|sym| {
+                    let s = history.get(sym)?;
+                    let closes = &s.close[..s.bars_through(day(d))];
+                    Some((sym, closes.windows(2).map(|w| w[1] / w[0] - 1.0).collect()))
+                })
+                .collect();
+            assert_eq!(got.len(), want.len(), "day {d}");
+            for ((gs, gr), (ws, wr)) in got.iter().zip(&want) {
+                assert_eq!((gs, *gr), (ws, wr.as_slice()), "day {d}");
+            }
+        }
     }
 }
 

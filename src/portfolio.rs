@@ -80,6 +80,14 @@ impl Holdings {
 
 /// Sum of absolute weight changes over the union of symbols.
 pub fn weight_change(new: &BTreeMap<String, f64>, old: &BTreeMap<String, f64>) -> f64 {
+    // Usually both hold the same symbols: walk them side by side (the same terms, summed in the
+    // same order as below) instead of looking each one up.
+    if new.len() == old.len() && new.keys().zip(old.keys()).all(|(a, b)| a == b) {
+        return new
+            .values()
+            .zip(old.values())
+            .fold(0.0, |total, (w, o)| total + (w - o).abs());
+    }
     let mut total = 0.0;
     for (s, w) in new {
         total += (w - old.get(s).copied().unwrap_or(0.0)).abs();

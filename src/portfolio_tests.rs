@@ -163,3 +163,51 @@ fn gate_reasons_read_as_one_line() {
         "A drifted -8.0 pp from target (limit 5)"
     );
 }
+
+/// Weight change by definition: each new symbol against the old weight (0 if absent), then
+/// each symbol only the old map has.
+fn weight_change_by_lookup(new: &BTreeMap<String, f64>, old: &BTreeMap<String, f64>) -> f64 {
+    let mut total = 0.0;
+    for (s, w) in new {
+        total += (w - old.get(s).copied().unwrap_or(0.0)).abs();
+    }
+    for (_, w) in old.iter().filter(|(s, _)| !new.contains_key(*s)) {
+        total += w.abs();
+    }
+    total
+}
+
+/// The side-by-side walk over maps with the same symbols gives the definition's figure to
+/// the bit, and maps with different symbols still count every symbol of both.
+#[test]
+fn weight_change_is_the_definition_to_the_bit() {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let symbols = ["QQQ", "TLT", "TMF", "TMV", "TQQQ", "PSQ"];
+    let mut draw = |keep_all: bool| -> BTreeMap<String, f64> {
+        let mut m = BTreeMap::new();
+        for s in symbols {
+            if keep_all || next(3) > 0 {
+                m.insert(s.to_string(), next(10_001) as f64 / 10_000.0 - 0.2);
+            }
+        }
+        m
+    };
+    for round in 0..2000 {
+        let same_keys = round % 2 == 0;
+        let (new, old) = (draw(same_keys), draw(same_keys));
+        let got = weight_change(&new, &old);
+        assert_eq!(
+            got.to_bits(),
+            weight_change_by_lookup(&new, &old).to_bits(),
+            "{new:?} {old:?}"
+        );
+    }
+    let (a, b) = (map(&[("A", 0.5)]), map(&[("B", 0.25)]));
+    assert_eq!(weight_change(&a, &b), 0.75);
+}

@@ -90,21 +90,31 @@ impl<'r> EsMemo<'r> {
         cfg: &EsCfg,
         alpha: f64,
     ) -> Option<f64> {
-        let n = es::common_length(book, &ctx.returns, cfg.window_days).ok()?;
+        // The weighted symbols with their whole series, in one walk of the two ordered maps
+        // (a weighted symbol without returns: the full path reports it).
+        let mut series = ctx.returns.iter().peekable();
+        let mut weighted: Vec<(&str, f64, &[f64])> = Vec::with_capacity(book.len());
+        for (sym, &w) in book.iter().filter(|(_, w)| **w != 0.0) {
+            while series.next_if(|(s, _)| *s < sym.as_str()).is_some() {}
+            let (_, r) = series.next_if(|(s, _)| *s == sym.as_str())?;
+            weighted.push((sym.as_str(), w, r));
+        }
+        let n = weighted
+            .iter()
+            .fold(cfg.window_days, |n, (_, _, r)| n.min(r.len()));
         let k = es::tail_count(n, alpha);
         es::check_alpha(alpha).ok()?;
         if n < cfg.min_observations.max(2) || k > 64 {
             return None;
         }
         // (symbol, weight, today's window, where it sits)
-        let mut legs: Vec<(&str, f64, &[f64], Leg)> = Vec::with_capacity(book.len());
-        for (sym, &w) in book.iter().filter(|(_, w)| **w != 0.0) {
-            let series = ctx.returns.get(sym.as_str())?;
-            let window = series.get(series.len().checked_sub(n)?..)?;
+        let mut legs: Vec<(&str, f64, &[f64], Leg)> = Vec::with_capacity(weighted.len());
+        for (sym, w, r) in weighted {
             if !w.is_finite() {
                 return None;
             }
-            legs.push((sym.as_str(), w, window, self.locate(sym, window)?));
+            let window = &r[r.len() - n..];
+            legs.push((sym, w, window, self.locate(sym, window)?));
         }
         if legs.is_empty() {
             return None;

@@ -327,6 +327,19 @@ pub fn check_targets(
     ctx: &RiskContext,
     targets: &BTreeMap<String, f64>,
 ) -> TargetCheck {
+    let (adjusted, outcomes) = check_targets_cow(cfg, ctx, targets);
+    TargetCheck {
+        adjusted: adjusted.into_owned(),
+        outcomes,
+    }
+}
+
+/// [`check_targets`], handing back `targets` itself when no rule changed a weight.
+pub fn check_targets_cow<'t>(
+    cfg: &RiskConfig,
+    ctx: &RiskContext,
+    targets: &'t BTreeMap<String, f64>,
+) -> (Cow<'t, BTreeMap<String, f64>>, Vec<RuleOutcome>) {
     let mut book = targets::Book::new(targets);
     let mut out = Findings::new(ctx);
     targets::inputs(ctx, &mut book, &mut out);
@@ -366,10 +379,7 @@ pub fn check_targets(
     }
     // Always on (a plain number in the config); at 0 it only forbids negative cash.
     targets::min_cash(cfg.min_cash_pct, &mut book, &mut out);
-    TargetCheck {
-        adjusted: book.w,
-        outcomes: out.list,
-    }
+    (book.w, out.list)
 }
 
 /// Phase 2: run the order rules in the documented order and return the approved orders.

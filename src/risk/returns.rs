@@ -20,7 +20,11 @@ impl<'a> Returns<'a> {
     }
 
     fn find(&self, symbol: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(s, _)| s.as_ref().cmp(symbol))
+        // Built in symbol order: a new symbol usually goes last.
+        match self.0.last() {
+            Some((last, _)) if last.as_ref() < symbol => Err(self.0.len()),
+            _ => self.0.binary_search_by(|(s, _)| s.as_ref().cmp(symbol)),
+        }
     }
 
     /// The returns of `symbol`.

@@ -1,5 +1,6 @@
 //! Phase-1 rules: they act on target weights (see the parent module for the order and why).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -7,16 +8,17 @@ use serde::{Deserialize, Serialize};
 use super::config::{DrawdownCfg, DrawdownTier, RestrictedCfg};
 use super::{Findings, RiskContext, RuleOutcome, Verdict, exceeds, rule};
 
-/// Working target book: weights plus the symbols later scalings must not touch.
-pub(crate) struct Book {
-    pub w: BTreeMap<String, f64>,
+/// Working target book: weights plus the symbols later scalings must not touch. The weights
+/// are the caller's until a rule changes one (on most days of a backtest none does).
+pub(crate) struct Book<'t> {
+    pub w: Cow<'t, BTreeMap<String, f64>>,
     pub frozen: BTreeSet<String>,
 }
 
-impl Book {
-    pub fn new(targets: &BTreeMap<String, f64>) -> Self {
+impl<'t> Book<'t> {
+    pub fn new(targets: &'t BTreeMap<String, f64>) -> Self {
         Book {
-            w: targets.clone(),
+            w: Cow::Borrowed(targets),
             frozen: BTreeSet::new(),
         }
     }
@@ -36,9 +38,13 @@ impl Book {
         })
     }
 
-    /// Multiply every non-frozen weight by `c` (the difference goes to cash).
+    /// Multiply every non-frozen weight by `c` (the difference goes to cash). By 1 changes no
+    /// weight, so it leaves the book untouched.
     pub(crate) fn scale_free(&mut self, c: f64) {
-        for (s, w) in self.w.iter_mut() {
+        if c == 1.0 {
+            return;
+        }
+        for (s, w) in self.w.to_mut().iter_mut() {
             if !self.frozen.contains(s) {
                 *w *= c;
             }
@@ -52,7 +58,7 @@ impl Book {
             let cur = ctx
                 .current_weight(&s)
                 .unwrap_or_else(|| self.w.get(&s).copied().unwrap_or(0.0));
-            self.w.insert(s.clone(), cur);
+            self.w.to_mut().insert(s.clone(), cur);
             self.frozen.insert(s);
         }
     }
@@ -72,7 +78,7 @@ pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Findings) {
         .collect();
     for s in bad {
         let cur = ctx.current_weight(&s).unwrap_or(0.0);
-        book.w.insert(s.clone(), cur);
+        book.w.to_mut().insert(s.clone(), cur);
         book.frozen.insert(s.clone());
         let msg = format!(
             "{s}: target weight is not a number; frozen at current {:.2} %",
@@ -85,14 +91,18 @@ pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Findings) {
 pub(crate) fn restricted(cfg: &RestrictedCfg, book: &mut Book, out: &mut Findings) {
     let listed = |s: &str| cfg.symbols.iter().any(|r| r.trim().eq_ignore_ascii_case(s));
     let start = out.len();
-    for (s, w) in book.w.iter_mut() {
-        if *w != 0.0 && listed(s) {
-            let msg = format!("{s} is restricted: target {:.2} % set to 0", pct(*w));
-            out.push(
-                RuleOutcome::new(rule::RESTRICTED_SYMBOLS, Verdict::Trim, pct(*w), 0.0, msg).sym(s),
-            );
-            *w = 0.0;
-        }
+    let hits: Vec<(String, f64)> = book
+        .w
+        .iter()
+        .filter(|(s, w)| **w != 0.0 && listed(s))
+        .map(|(s, w)| (s.clone(), *w))
+        .collect();
+    for (s, w) in hits {
+        let msg = format!("{s} is restricted: target {:.2} % set to 0", pct(w));
+        out.push(
+            RuleOutcome::new(rule::RESTRICTED_SYMBOLS, Verdict::Trim, pct(w), 0.0, msg).sym(&s),
+        );
+        book.w.to_mut().insert(s, 0.0);
     }
     if out.len() == start {
         out.pass(rule::RESTRICTED_SYMBOLS, 0.0, 0.0, || {
@@ -160,7 +170,7 @@ pub(crate) fn freeze_flagged(
                 format!("{s} flagged by {id} and has no usable price: not traded"),
             ),
         };
-        book.w.insert(s.clone(), cur);
+        book.w.to_mut().insert(s.clone(), cur);
         book.frozen.insert(s.clone());
         out.push(RuleOutcome::new(id, verdict, pct(target), pct(cur), msg).sym(s));
     }
@@ -173,24 +183,26 @@ pub(crate) fn max_weight(limit_pct: f64, book: &mut Book, out: &mut Findings) {
     let id = rule::MAX_WEIGHT_PER_SYMBOL;
     let limit = limit_pct / 100.0;
     let start = out.len();
-    let mut largest = 0.0f64;
-    for (s, w) in book.w.iter_mut() {
-        largest = largest.max(w.abs());
-        if !exceeds(w.abs(), limit) {
-            continue;
-        }
-        let before = pct(*w);
-        if book.frozen.contains(s) {
+    let largest = book.w.values().fold(0.0f64, |m, w| m.max(w.abs()));
+    let over: Vec<(String, f64)> = book
+        .w
+        .iter()
+        .filter(|(_, w)| exceeds(w.abs(), limit))
+        .map(|(s, w)| (s.clone(), *w))
+        .collect();
+    for (s, w) in over {
+        let before = pct(w);
+        if book.frozen.contains(&s) {
             let msg = format!(
                 "{s}: frozen weight {before:.2} % is over the {limit_pct} % cap; left as is"
             );
-            out.push(RuleOutcome::new(id, Verdict::Warn, before.abs(), limit_pct, msg).sym(s));
+            out.push(RuleOutcome::new(id, Verdict::Warn, before.abs(), limit_pct, msg).sym(&s));
         } else {
-            *w = w.signum() * limit;
+            book.w.to_mut().insert(s.clone(), w.signum() * limit);
             let msg = format!(
                 "{s}: weight {before:.2} % over the {limit_pct} % cap; clipped, rest to cash"
             );
-            out.push(RuleOutcome::new(id, Verdict::Trim, before.abs(), limit_pct, msg).sym(s));
+            out.push(RuleOutcome::new(id, Verdict::Trim, before.abs(), limit_pct, msg).sym(&s));
         }
     }
     if out.len() == start {
