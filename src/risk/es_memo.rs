@@ -1,19 +1,21 @@
-//! Carrying the historical ES forward from one day of a run to the next.
+//! Carrying the historical ES forward from one day of a run to a later one.
 //!
 //! On most days of a backtest the book is unchanged and every return window is yesterday's
 //! moved on by one day, so the portfolio series loses its oldest day and gains one new day. If
 //! the day that leaves was not in the worst-k tail, today's tail is yesterday's with the new day
 //! offered to it: the same set of losses a full recomputation finds, summed in the same order,
-//! so the same figure to the bit.
+//! so the same figure to the bit. The same holds over `g` days (none of the `g` leaving days in
+//! the tail, the `g` new days offered), so the memo keeps the last measurement of the few most
+//! recent books and picks one up again when the strategy comes back to it within weeks.
 //!
-//! "Moved on by one day" is decided by where each window sits in the run's return series, which
-//! the memo borrows for its whole life: a window is recognised only if it lies inside its
-//! symbol's series, and then it *is* `series[off..off + n]` (a live, immutably borrowed buffer
-//! cannot share memory with any other allocation, and cannot change or move while borrowed).
-//! Today's offset one past yesterday's, with the same `n`, means the windows moved on. Anything
-//! else (a window copied from elsewhere, a frozen leg, another estimator, a different book,
-//! window length or tail size, a non-finite value) takes the full path. Pure: a cache, not an
-//! input; a run with and without it decides the same (tested).
+//! "Moved on" is decided by where each window sits in the run's return series, which the memo
+//! borrows for its whole life: a window is recognised only if it lies inside its symbol's
+//! series, and then it *is* `series[off..off + n]` (a live, immutably borrowed buffer cannot
+//! share memory with any other allocation, and cannot change or move while borrowed). Every
+//! offset `g` past the remembered one, with the same `n`, means the windows moved on by `g`
+//! days. Anything else (a window copied from elsewhere, a frozen leg, another estimator, an
+//! unseen book, window length or tail size, a non-finite value) takes the full path. Pure: a
+//! cache, not an input; a run with and without it decides the same (tested).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -27,11 +29,16 @@ use super::es::{self, Top};
 #[derive(Debug)]
 pub struct EsMemo<'r> {
     series: &'r BTreeMap<String, Vec<f64>>,
-    last: RefCell<Option<Day>>,
+    /// The last measurement of each of the most recently measured books, newest first.
+    books: RefCell<Vec<Day>>,
     carried: Cell<usize>,
 }
 
-/// What yesterday's measurement saw and found.
+/// How many books the memo remembers: a regime strategy moves between a few allocations and
+/// often comes back to one within weeks.
+const BOOKS: usize = 8;
+
+/// What the last measurement of one book saw and found.
 #[derive(Debug)]
 struct Day {
     /// Weighted symbols in book order: weight bits and where the window starts in the series.
@@ -62,7 +69,7 @@ impl<'r> EsMemo<'r> {
     pub fn over(series: &'r BTreeMap<String, Vec<f64>>) -> Self {
         EsMemo {
             series,
-            last: RefCell::new(None),
+            books: RefCell::new(Vec::with_capacity(BOOKS + 1)),
             carried: Cell::new(0),
         }
     }
@@ -119,71 +126,104 @@ impl<'r> EsMemo<'r> {
         if legs.is_empty() {
             return None;
         }
-        let mut memo = self.last.borrow_mut();
-        let carried = memo.as_ref().and_then(|day| Self::carry(day, &legs, n, k));
-        let tail = match carried {
-            Some(tail) => {
-                self.carried.set(self.carried.get() + 1);
-                tail
-            }
-            None => {
-                *memo = None;
-                // Exactly the full path's series (nothing frozen: the whole book is the free
-                // leg); it refuses a non-finite day, so the tail sees only finite values.
-                es::tail(&es::weighted_returns(book, &ctx.returns, n).ok()?, k)
-            }
-        };
-        let es = tail.values().iter().sum::<f64>() / k as f64;
-        match memo.as_mut() {
-            Some(day) => {
+        let mut books = self.books.borrow_mut();
+        // The last measurement of this same book, if it was taken on an earlier day.
+        match books.iter().position(|day| day.same_book(&legs, n, k)) {
+            Some(i) => {
+                let day = &mut books[i];
+                if Self::carry(day, &legs, n) {
+                    self.carried.set(self.carried.get() + 1);
+                } else {
+                    day.tail = full_tail(book, ctx, n, k)?;
+                }
                 for (kept, leg) in day.legs.iter_mut().zip(&legs) {
                     kept.2 = leg.3.off;
                 }
-                day.tail = tail;
+                // Most recent first (usually it already is).
+                books[..=i].rotate_right(1);
             }
             None => {
-                *memo = Some(Day {
-                    legs: legs
-                        .iter()
-                        .map(|(s, w, _, leg)| (s.to_string(), w.to_bits(), leg.off))
-                        .collect(),
-                    n,
-                    tail,
-                    k,
-                });
+                let tail = full_tail(book, ctx, n, k)?;
+                if books.len() == BOOKS {
+                    // The least recently measured book is forgotten.
+                    books.pop();
+                }
+                books.insert(
+                    0,
+                    Day {
+                        legs: legs
+                            .iter()
+                            .map(|(s, w, _, leg)| (s.to_string(), w.to_bits(), leg.off))
+                            .collect(),
+                        n,
+                        tail,
+                        k,
+                    },
+                );
             }
         }
+        let es = books.first()?.tail.values().iter().sum::<f64>() / k as f64;
         Some(es)
     }
 
-    /// Today's tail from yesterday's, when today's windows are yesterday's moved on by one day
-    /// and the day that left was not in the tail.
-    fn carry(day: &Day, legs: &[(&str, f64, &[f64], Leg)], n: usize, k: usize) -> Option<Top> {
-        let moved_on = day.k == k
-            && day.n == n
-            && day.legs.len() == legs.len()
+    /// Bring an earlier day's tail of the same book to today, when each of today's windows is
+    /// that day's moved on by the same `g` days (1 ≤ g ≤ n/4) and none of the `g` days that
+    /// left could have been in the tail: the tail then loses nothing and is offered the `g` new
+    /// days. False (and the tail untouched) otherwise.
+    fn carry(day: &mut Day, legs: &[(&str, f64, &[f64], Leg)], n: usize) -> bool {
+        let Some(((_, _, off), (_, _, _, leg))) = day.legs.first().zip(legs.first()) else {
+            return false;
+        };
+        let Some(g) = leg.off.checked_sub(*off) else {
+            return false;
+        };
+        let moved_on = (1..=n / 4).contains(&g)
             && day
                 .legs
                 .iter()
                 .zip(legs)
-                .all(|((s, w, off), (t, v, _, leg))| {
-                    s == t && *w == v.to_bits() && *off + 1 == leg.off
-                });
-        if !moved_on {
-            return None;
-        }
-        // The day that left sits just before each of today's windows.
-        let left = -portfolio_return(
-            legs.iter()
-                .map(|(_, w, _, leg)| (*w, leg.series[leg.off - 1])),
-        );
-        let entering = -portfolio_return(legs.iter().map(|(_, w, r, _)| (*w, r[n - 1])));
+                .all(|((_, _, off), (_, _, _, leg))| *off + g == leg.off);
+        // Day t of the old window, which left, sits g − t days before today's windows; the day
+        // that entered t-th is today's n − g + t.
+        let left = |t: usize| {
+            -portfolio_return(
+                legs.iter()
+                    .map(|(_, w, _, leg)| (*w, leg.series[leg.off - g + t])),
+            )
+        };
+        let entering =
+            |t: usize| -portfolio_return(legs.iter().map(|(_, w, r, _)| (*w, r[n - g + t])));
         // A leaving day at or above the k-th worst may have been in the tail: recompute.
-        if !entering.is_finite() || left >= day.tail.kth() {
-            return None;
+        let kth = day.tail.kth();
+        if !moved_on || (0..g).any(|t| left(t) >= kth || !entering(t).is_finite()) {
+            return false;
         }
-        let mut tail = day.tail.clone();
-        tail.offer(entering);
-        Some(tail)
+        for t in 0..g {
+            day.tail.offer(entering(t));
+        }
+        true
+    }
+}
+
+/// The full path's tail: exactly the series the ES rule measures (nothing frozen: the whole
+/// book is the free leg), which refuses a non-finite day, so the tail sees only finite values.
+fn full_tail(book: &BTreeMap<String, f64>, ctx: &RiskContext, n: usize, k: usize) -> Option<Top> {
+    Some(es::tail(
+        &es::weighted_returns(book, &ctx.returns, n).ok()?,
+        k,
+    ))
+}
+
+impl Day {
+    /// The same weighted symbols with the same weights, window length and tail size.
+    fn same_book(&self, legs: &[(&str, f64, &[f64], Leg)], n: usize, k: usize) -> bool {
+        self.k == k
+            && self.n == n
+            && self.legs.len() == legs.len()
+            && self
+                .legs
+                .iter()
+                .zip(legs)
+                .all(|((s, w, _), (t, v, _, _))| s == t && *w == v.to_bits())
     }
 }

@@ -345,3 +345,41 @@ fn es_memo_over_400_days(copied: bool, nan: bool) {
     }
     assert!(verdicts.contains(&Verdict::Pass) && verdicts.contains(&Verdict::Trim));
 }
+
+/// A book the strategy comes back to is picked up where it was left: A for 10 days, B for 5,
+/// A again. On its return A's windows have moved on by 6 days, none of which held a big loss,
+/// so only the first day of each book is measured in full, and every figure is the full one.
+#[test]
+fn es_memo_picks_up_a_book_it_comes_back_to() {
+    // Small daily gains and a big loss every 25 days: 20 in each window, more than the tail's
+    // k = 13, and none among the days that leave (indices 0 to 18).
+    let series: BTreeMap<String, Vec<f64>> = ["A", "B"]
+        .iter()
+        .map(|s| {
+            let r = (0..600)
+                .map(|i| if i % 25 == 20 { -0.05 } else { 0.001 })
+                .collect();
+            (s.to_string(), r)
+        })
+        .collect();
+    let cfg = RiskConfig::default();
+    let memo = EsMemo::over(&series);
+    for day in 0..20 {
+        let mut c = ctx();
+        c.returns.clear();
+        for (sym, r) in &series {
+            c.returns
+                .insert(sym.as_str().into(), Cow::Borrowed(&r[day..day + 500]));
+        }
+        let book = if (10..15).contains(&day) {
+            w(&[("B", 0.5)])
+        } else {
+            w(&[("A", 0.5)])
+        };
+        let plain = check_targets(&cfg, &c, &book);
+        c.es_memo = Some(&memo);
+        assert_eq!(plain, check_targets(&cfg, &c, &book), "day {day}");
+    }
+    // Full: day 0 (A) and day 10 (B); carried: 9 + 4 + 5 (day 15 included).
+    assert_eq!(memo.days_carried(), 18);
+}
