@@ -235,7 +235,7 @@ pub fn read_price_file(path: &Path) -> Result<PriceColumns, StoreError> {
         low: required_f64(&df, "low").map_err(rerr)?,
         close: required_f64(&df, "close").map_err(rerr)?,
         volume: required_f64(&df, "volume").map_err(rerr)?,
-        adj_close: f64_col(&df, "adj_close").map_err(rerr)?.iter().collect(),
+        adj_close: optional_f64(&df, "adj_close").map_err(rerr)?,
     };
     ascending(&cols.dates).map_err(rerr)?;
     Ok(cols)
@@ -254,18 +254,49 @@ fn ascending(dates: &[NaiveDate]) -> Result<(), String> {
 
 /// The `date` column, no nulls.
 fn dates_of(df: &DataFrame) -> Result<Vec<NaiveDate>, String> {
-    df.column("date")
+    let days = df
+        .column("date")
         .map_err(|_| "missing column `date`".to_string())?
         .date()
         .map_err(|e| format!("column `date`: {e}"))?
-        .physical()
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            d.map(from_days)
-                .ok_or_else(|| format!("column `date` row {i}: null"))
-        })
-        .collect()
+        .physical();
+    // Fast path: one chunk without nulls is read as a plain slice.
+    if let Ok(days) = days.cont_slice() {
+        return dates_from(days.iter().map(|d| Some(*d)));
+    }
+    dates_from(days.iter())
+}
+
+/// Dates of day numbers since 1970-01-01, in row order; a null or a day chrono cannot
+/// represent (only a corrupt file has one) is an error naming the row.
+fn dates_from(days: impl Iterator<Item = Option<i32>>) -> Result<Vec<NaiveDate>, String> {
+    let mut out = Vec::with_capacity(days.size_hint().0);
+    let mut prev: Option<(i32, NaiveDate)> = None;
+    for (i, d) in days.enumerate() {
+        let n = d.ok_or_else(|| format!("column `date` row {i}: null"))?;
+        let date = match prev {
+            // Daily bars are a few days apart: stepping from the previous row is far cheaper
+            // than converting each day number from scratch (the same date either way).
+            Some((p, date)) if n > p && n - p <= 7 => {
+                (0..n - p).try_fold(date, |d, _| d.succ_opt())
+            }
+            _ => days_to_date(n),
+        }
+        .ok_or_else(|| format!("column `date` row {i}: day {n} is out of range"))?;
+        out.push(date);
+        prev = Some((n, date));
+    }
+    Ok(out)
+}
+
+/// A column as f64 where nulls are allowed.
+fn optional_f64(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
+    let ca = f64_col(df, name)?;
+    Ok(match ca.cont_slice() {
+        // One chunk without nulls: no validity to consult.
+        Ok(s) => s.iter().map(|v| Some(*v)).collect(),
+        Err(_) => ca.iter().collect(),
+    })
 }
 
 /// A price column as f64 with no nulls.
@@ -387,6 +418,37 @@ mod tests {
 
     fn day(n: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2024, 1, n).expect("date")
+    }
+
+    fn date_frame(days: Vec<Option<i32>>) -> DataFrame {
+        let col = Series::new("date".into(), days)
+            .cast(&DataType::Date)
+            .expect("date column");
+        DataFrame::new(col.len(), vec![col.into()]).expect("frame")
+    }
+
+    /// Stepping from the previous row gives each day number's own date: over year ends, leap
+    /// days, gaps of one to seven days, longer gaps and going backwards.
+    #[test]
+    fn dates_step_from_row_to_row_exactly() {
+        let mut n: i32 = to_days(NaiveDate::from_ymd_opt(1999, 12, 20).expect("date"));
+        let mut days = Vec::new();
+        for step in [1, 1, 3, 7, 8, 30, 2, 1, 400, 5, -3, 6, 1, 366, 4] {
+            for _ in 0..40 {
+                n += step;
+                days.push(Some(n));
+            }
+        }
+        let got = dates_of(&date_frame(days.clone())).expect("dates");
+        let want: Vec<NaiveDate> = days.iter().flatten().map(|d| from_days(*d)).collect();
+        assert_eq!(got, want);
+        let err = dates_of(&date_frame(vec![Some(1), None])).expect_err("null");
+        assert!(err.contains("row 1: null"), "{err}");
+        let err = dates_of(&date_frame(vec![Some(1), Some(i32::MAX)])).expect_err("range");
+        assert!(
+            err.contains("row 1") && err.contains("out of range"),
+            "{err}"
+        );
     }
 
     fn bar(date: NaiveDate, close: f64, adj: Option<f64>) -> Bar {
