@@ -126,39 +126,45 @@ fn print_summary(s: &Summary, out: &Outcome, no_risk: bool) {
             cells[(c as usize).min(6)] += 1;
         }
     }
-    println!(
+    outln!(
         "backtest {} .. {}{}",
         s.start,
         s.end,
         if no_risk { " (risk rules off)" } else { "" }
     );
-    println!("  final equity   {:>14.2}", s.final_equity);
-    println!(
+    outln!("  final equity   {:>14.2}", s.final_equity);
+    outln!(
         "  CAGR           {:>13.2}%   benchmark {:.2}%",
         s.cagr * 100.0,
         s.benchmark.cagr * 100.0
     );
-    println!(
+    outln!(
         "  Sharpe         {:>14.3}   benchmark {:.3}",
-        s.sharpe, s.benchmark.sharpe
+        s.sharpe,
+        s.benchmark.sharpe
     );
-    println!("  Sortino        {:>14.3}", s.sortino);
-    println!(
+    outln!("  Sortino        {:>14.3}", s.sortino);
+    outln!(
         "  max drawdown   {:>13.2}%   benchmark {:.2}%",
         s.max_drawdown * 100.0,
         s.benchmark.max_drawdown * 100.0
     );
-    println!("  Calmar         {:>14.3}", s.calmar);
-    println!("  volatility     {:>13.2}%", s.volatility * 100.0);
-    println!(
+    outln!("  Calmar         {:>14.3}", s.calmar);
+    outln!("  volatility     {:>13.2}%", s.volatility * 100.0);
+    outln!(
         "  trades         {:>14}   on {} rebalance day(s), turnover {:.2}/yr",
         s.trades,
         out.rebalance_dates.len(),
         s.turnover
     );
-    println!(
+    outln!(
         "  cell days      1:{} 2:{} 3:{} 4:{} 5:{} 6:{}",
-        cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
+        cells[1],
+        cells[2],
+        cells[3],
+        cells[4],
+        cells[5],
+        cells[6]
     );
     let trims = out
         .risk
@@ -166,9 +172,7 @@ fn print_summary(s: &Summary, out: &Outcome, no_risk: bool) {
         .filter(|(_, o)| o.verdict != crate::risk::Verdict::Pass)
         .count();
     if trims > 0 {
-        println!(
-            "  risk rules     {trims} non-pass outcome(s) (see risk_checks.parquet with --out)"
-        );
+        outln!("  risk rules     {trims} non-pass outcome(s) (see risk_checks.parquet with --out)");
     }
 }
 

@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
         .filter(|r| r.result == JobResult::Ok)
         && !args.force
     {
-        println!(
+        outln!(
             "dry-run for {date} already recorded at {}: {}\n(nothing appended; use --force to recompute and replace it)",
             rec.finished_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -163,8 +163,8 @@ fn one_line(d: &Decision, day: &DayPlan) -> String {
 
 fn print_human(date: NaiveDate, d: &Decision, day: &DayPlan, equity_cents: i64) {
     let g = &d.diagnostics;
-    println!("dry-run {date}  (no order is sent)");
-    println!(
+    outln!("dry-run {date}  (no order is sent)");
+    outln!(
         "  regime   cell {}  trend {}  vol {:?}{}  t_norm {}  z {}",
         g.cell.map_or("-".into(), |c| c.to_string()),
         g.trend.map_or("-".into(), |t| format!("{t:?}")),
@@ -181,18 +181,18 @@ fn print_human(date: NaiveDate, d: &Decision, day: &DayPlan, equity_cents: i64) 
                 .map(|(s, w)| format!("{s} {:.1}%", w * 100.0))
                 .collect();
             let cash = 1.0 - t.values().sum::<f64>();
-            println!("  targets  {}  cash {:.1}%", parts.join("  "), cash * 100.0);
+            outln!("  targets  {}  cash {:.1}%", parts.join("  "), cash * 100.0);
         }
-        None => println!("  targets  none: not enough history, hold"),
+        None => outln!("  targets  none: not enough history, hold"),
     }
     if let Some(gate) = &day.gate {
-        println!("  gate     {}", gate.reason);
+        outln!("  gate     {}", gate.reason);
     }
     if day.orders.is_empty() {
-        println!("  orders   none");
+        outln!("  orders   none");
     }
     for o in &day.orders {
-        println!(
+        outln!(
             "  order    {:<4} {:>7} {:<5} @ {:.2}  ≈ {:.2}",
             o.side.as_str(),
             o.qty,
@@ -202,21 +202,21 @@ fn print_human(date: NaiveDate, d: &Decision, day: &DayPlan, equity_cents: i64) 
         );
     }
     if let Some(p) = &day.plan {
-        println!(
+        outln!(
             "  cash     {:.2} left after orders ({:.2}% of equity {:.2})",
             crate::money::dollars(p.cash_after_cents),
             p.cash_after_pct,
             crate::money::dollars(p.equity_cents)
         );
     } else {
-        println!("  equity   {:.2}", crate::money::dollars(equity_cents));
+        outln!("  equity   {:.2}", crate::money::dollars(equity_cents));
     }
     let flagged: Vec<&RuleOutcome> = day
         .risk_outcomes
         .iter()
         .filter(|o| o.verdict != crate::risk::Verdict::Pass)
         .collect();
-    println!(
+    outln!(
         "  risk     {} rule(s) checked, {} not passed{}",
         day.risk_outcomes.len(),
         flagged.len(),

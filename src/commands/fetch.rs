@@ -129,7 +129,7 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
     if ctx.json {
         super::print_json(&summary)?;
     } else {
-        println!(
+        outln!(
             "fetched {} symbol(s) from {}: {} row(s) added, {} replaced, coverage {:.0}% of {} in {:.2}s",
             summary.symbols,
             summary.source,

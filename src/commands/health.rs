@@ -78,11 +78,11 @@ pub fn run(cli: &Cli) -> Result<Exit> {
             .max()
             .unwrap_or(5)
             .max(5);
-        println!("{:<w$}  {:<8}  DETAIL", "CHECK", "STATUS");
+        outln!("{:<w$}  {:<8}  DETAIL", "CHECK", "STATUS");
         for c in &checks {
-            println!("{:<w$}  {:<8}  {}", c.name, c.status.as_str(), c.detail);
+            outln!("{:<w$}  {:<8}  {}", c.name, c.status.as_str(), c.detail);
         }
-        println!("health: {}", overall.as_str());
+        outln!("health: {}", overall.as_str());
     }
     Ok(if overall == Status::Critical {
         Exit::Blocked

@@ -2,6 +2,18 @@
 //! modules. This file holds what every job shares: the run context, the state lock and
 //! state loading, the kill-switch notice.
 
+/// `println!` for a job's report on stdout, which never panics: a reader that went away
+/// (`trader backtest --json | head -1`) must not stop a job, least of all between its ledger and
+/// state writes. See [`out_line`].
+macro_rules! outln {
+    () => {
+        $crate::commands::out_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::out_line(format_args!($($arg)*))
+    };
+}
+
 pub mod backtest;
 mod daily;
 pub mod dry_run;
@@ -192,15 +204,34 @@ pub fn report_closed(date: NaiveDate) -> Result<bool> {
     let Some(why) = closed_because(date)? else {
         return Ok(false);
     };
-    println!("{date} is not a trading day ({why}): nothing to do");
+    outln!("{date} is not a trading day ({why}): nothing to do");
     Ok(true)
 }
 
 /// Print a value as pretty JSON on stdout.
 pub fn print_json(v: &impl serde::Serialize) -> Result<()> {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).context("rendering JSON")?
     );
     Ok(())
+}
+
+/// Write one line of a job's report to stdout. A closed pipe is not an error (the reader
+/// wanted no more); any other write error is said once on stderr. Either way the job goes on:
+/// what it decided is in its ledgers and state, and its exit code still tells the outcome.
+pub fn out_line(args: std::fmt::Arguments) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{args}").and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+        && !WARNED.swap(true, Ordering::Relaxed)
+    {
+        let _ = writeln!(
+            std::io::stderr(),
+            "trader: warning: cannot write the report to stdout: {e}"
+        );
+    }
 }

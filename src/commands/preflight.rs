@@ -171,16 +171,16 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
         })?;
     } else {
         let w = gates.iter().map(|g| g.name.len()).max().unwrap_or(4);
-        println!("preflight {date}");
+        outln!("preflight {date}");
         for g in &gates {
-            println!(
+            outln!(
                 "  {:<w$}  {}  {}",
                 g.name,
                 if g.pass { "pass" } else { "FAIL" },
                 g.detail
             );
         }
-        println!("verdict: {}", if pass { "GO" } else { "NO-GO" });
+        outln!("verdict: {}", if pass { "GO" } else { "NO-GO" });
     }
     Ok(if pass { Exit::Ok } else { Exit::Blocked })
 }

@@ -113,14 +113,20 @@ fn pct(v: Option<f64>) -> String {
 }
 
 fn print_human(r: &Report) {
-    println!(
+    outln!(
         "risk {}  ({} account, equity {:.2}, cash {:.2})",
-        r.date, r.broker, r.equity, r.cash
+        r.date,
+        r.broker,
+        r.equity,
+        r.cash
     );
     let t = r.target.as_ref();
-    println!(
+    outln!(
         "  1-day, {}% over {} days   {:>10} {:>10}",
-        r.confidence_pct, r.window_days, "book", "target"
+        r.confidence_pct,
+        r.window_days,
+        "book",
+        "target"
     );
     type Field = fn(&RiskSnapshot) -> Option<f64>;
     let rows: [(&str, Field); 6] = [
@@ -132,17 +138,17 @@ fn print_human(r: &Report) {
         ("VaR Cornish-Fisher", |s| s.var_cf),
     ];
     for (name, f) in rows {
-        println!(
+        outln!(
             "  {name:<27} {:>10} {:>10}",
             pct(f(&r.book)),
             pct(t.and_then(f))
         );
     }
     if let Some(e) = &r.book.es_error {
-        println!("  (ES of the book: {e})");
+        outln!("  (ES of the book: {e})");
     }
     let b = &r.book;
-    println!(
+    outln!(
         "  drawdown {:.2}% from peak {:.2}; tier {}; exposure allowed {:.0}%",
         b.drawdown,
         b.peak_equity,
@@ -152,12 +158,15 @@ fn print_human(r: &Report) {
         )),
         b.exposure_pct
     );
-    println!(
+    outln!(
         "  {:<28} {:>10} {:>10} {:>10}",
-        "rule (headroom of target)", "value", "limit", "headroom"
+        "rule (headroom of target)",
+        "value",
+        "limit",
+        "headroom"
     );
     for h in t.map_or(&b.headroom, |t| &t.headroom) {
-        println!(
+        outln!(
             "  {:<28} {:>10.2} {:>10.2} {:>10.2}{}",
             h.rule,
             h.value,
@@ -167,6 +176,6 @@ fn print_human(r: &Report) {
         );
     }
     for line in &r.breaches {
-        println!("  breach: {line}");
+        outln!("  breach: {line}");
     }
 }

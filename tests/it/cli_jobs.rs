@@ -328,3 +328,52 @@ fn every_command_reports_the_kill_switch() {
         );
     }
 }
+
+/// A reader that goes away (`trader … | head -1`) stops neither a job nor its records: with
+/// stdout a pipe nobody reads, preflight and dry-run still exit 0 and write their ledger and
+/// state, the backtest's JSON run exits 0, and nothing panics.
+#[test]
+fn a_closed_stdout_stops_no_job() {
+    let sb = Sandbox::with_sample("");
+    let run_closed = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        std::process::Command::new(env!("CARGO_BIN_EXE_trader"))
+            .arg("--config")
+            .arg(sb.config())
+            .args(args)
+            .env("TRADER_NOW", "2026-05-01T19:50:00Z")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run trader")
+    };
+    for args in [
+        &["preflight", "--date", "2026-05-01"][..],
+        &["dry-run", "--date", "2026-05-01"],
+        &[
+            "--json",
+            "backtest",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2026-05-01",
+        ],
+    ] {
+        let out = run_closed(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let ledger = sb.path().join("ledger/decisions.parquet");
+    assert_eq!(trader::ledger::dates(&ledger).expect("ledger").len(), 1);
+    let out = sb.run(&["dry-run", "--date", "2026-05-01"]);
+    assert!(
+        stdout(&out).contains("already recorded"),
+        "{}",
+        stdout(&out)
+    );
+}
