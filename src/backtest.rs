@@ -369,13 +369,8 @@ mod tests {
     #[test]
     fn cursors_match_searching_with_gaps_and_late_starts() {
         let start = NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
-        let mut state = 0x5eed_u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x5eed);
+        let mut next = |n: u64| rng.below(n);
         let mut history = History::default();
         let tradables: Vec<String> = ["A", "B", "C"].map(String::from).to_vec();
         for (k, sym) in tradables.iter().enumerate() {

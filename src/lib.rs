@@ -24,3 +24,5 @@ pub mod portfolio;
 pub mod risk;
 pub mod state;
 pub mod strategy;
+#[cfg(test)]
+mod test_rng;

@@ -72,13 +72,8 @@ fn a_held_symbol_without_a_price_is_kept() {
 /// the orders.
 #[test]
 fn cash_is_accounted_to_the_cent() {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+    let mut next = |n: u64| rng.below(n);
     let syms = ["A", "B", "C", "D"];
     for _ in 0..2000 {
         let prices: BTreeMap<String, f64> = syms
@@ -181,13 +176,8 @@ fn weight_change_by_lookup(new: &BTreeMap<String, f64>, old: &BTreeMap<String, f
 /// the bit, and maps with different symbols still count every symbol of both.
 #[test]
 fn weight_change_is_the_definition_to_the_bit() {
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+    let mut next = |n: u64| rng.below(n);
     let symbols = ["QQQ", "TLT", "TMF", "TMV", "TQQQ", "PSQ"];
     let mut draw = |keep_all: bool| -> BTreeMap<String, f64> {
         let mut m = BTreeMap::new();

@@ -108,14 +108,9 @@ fn historical_by_hand_forty_returns() {
 /// with ties, for many sizes and confidence levels.
 #[test]
 fn historical_tail_matches_a_full_sort() {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        // Coarse values so ties are common.
-        ((state % 41) as f64 - 20.0) / 1000.0
-    };
+    let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+    // Coarse values so ties are common.
+    let mut next = || (rng.below(41) as f64 - 20.0) / 1000.0;
     for n in [1usize, 2, 13, 40, 100, 500, 3000] {
         let r: Vec<f64> = (0..n).map(|_| next()).collect();
         for alpha in [0.5, 0.9, 0.95, 0.975, 0.99] {
@@ -209,15 +204,10 @@ fn es_timing_4000_positions_500_days() {
     let (syms, days) = (4000usize, 520usize);
     let mut returns = Returns::default();
     let mut weights = BTreeMap::new();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
     for s in 0..syms {
         let series: Vec<f64> = (0..days)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state % 10_000) as f64 / 250_000.0 - 0.02
-            })
+            .map(|_| rng.below(10_000) as f64 / 250_000.0 - 0.02)
             .collect();
         returns.insert(format!("SYM{s:05}").into(), series.into());
         weights.insert(format!("SYM{s:05}"), 1.0 / syms as f64);

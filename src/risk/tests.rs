@@ -266,13 +266,8 @@ fn es_memo_gives_the_full_computation_to_the_bit() {
 }
 
 fn es_memo_over_400_days(copied: bool, nan: bool) {
-    let mut state = 0x1234_5678_9abc_def1u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % 2001) as f64 / 50_000.0 - 0.02
-    };
+    let mut rng = crate::test_rng::XorShift::new(0x1234_5678_9abc_def1);
+    let mut next = || rng.below(2001) as f64 / 50_000.0 - 0.02;
     // Calm for 800 days, then three times as wild: ES crosses the limit as windows slide.
     let long: Vec<Vec<f64>> = (0..3)
         .map(|_| {
