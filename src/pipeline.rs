@@ -13,7 +13,7 @@ use crate::model::OrderIntent;
 use crate::portfolio::{self, CostModel, Gate, Holdings, Plan};
 use crate::risk::activity::Activity;
 use crate::risk::{self, RiskConfig, RiskContext, RuleOutcome};
-use crate::strategy::{Decision, History, Series, Targets};
+use crate::strategy::{Decision, History, Targets};
 
 /// Settings of the path, from the config.
 #[derive(Debug, Clone)]
@@ -178,21 +178,14 @@ pub fn decide_day<'a>(cfg: &PipelineConfig, inp: &DayInputs<'a>) -> DayPlan<'a> 
     day
 }
 
-/// Each valued symbol with its bars and how many of them are dated on or before the day.
-fn valued_series<'a>(
-    inp: &DayInputs<'a>,
-) -> impl Iterator<Item = (&'a String, &'a Series, usize)> + use<'a> {
-    let (history, date) = (inp.history, inp.date);
-    inp.valuation_prices.keys().filter_map(move |sym| {
-        let s = history.get(sym)?;
-        Some((sym, s, s.bars_through(date)))
-    })
-}
-
 /// 20-day average volume (shares) through the date of each valued symbol.
 pub fn adv20<'a>(inp: &DayInputs<'a>) -> BTreeMap<Cow<'a, str>, f64> {
     let mut adv = BTreeMap::new();
-    for (sym, s, end) in valued_series(inp) {
+    for sym in inp.valuation_prices.keys() {
+        let Some(s) = inp.history.get(sym) else {
+            continue;
+        };
+        let end = s.bars_through(inp.date);
         let vols = &s.volume[end.saturating_sub(20)..end];
         if !vols.is_empty() {
             adv.insert(
@@ -264,6 +257,7 @@ fn target_context<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::strategy::Series;
 
     /// The ordered walk finds, for each priced symbol with bars, exactly its returns from the
     /// bars dated on or before the day (what searching the history finds), and skips the rest.
