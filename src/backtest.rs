@@ -127,6 +127,26 @@ fn update_last_closes(
     date: NaiveDate,
 ) -> bool {
     let mut all_traded = true;
+    if closes.len() == cursors.len() {
+        // Every cursor has its close in the map, which holds nothing else: the cursors are in
+        // symbol order, so the map's values line up with them (no lookups).
+        debug_assert!(
+            closes
+                .keys()
+                .zip(cursors.iter())
+                .all(|(s, c)| s == c.symbol)
+        );
+        for (c, v) in cursors.iter_mut().zip(closes.values_mut()) {
+            match c.advance(date) {
+                Some((close, today)) => {
+                    *v = close;
+                    all_traded &= today;
+                }
+                None => all_traded = false,
+            }
+        }
+        return all_traded;
+    }
     for c in cursors {
         let Some((close, today)) = c.advance(date) else {
             all_traded = false;
@@ -213,12 +233,19 @@ pub fn run<'a>(
     };
     // Valuation prices, updated in place day by day (the same map `History::last_closes` builds).
     let mut closes: BTreeMap<String, f64> = BTreeMap::new();
+    // In symbol order, as `closes` holds them.
     let mut cursors: Vec<Cursor> = tradables.iter().map(|s| Cursor::new(history, s)).collect();
+    cursors.sort_by(|a, b| a.symbol.cmp(b.symbol));
+    cursors.dedup_by(|a, b| a.symbol == b.symbol);
     let mut benchmark = Cursor::new(history, signal);
     let days: Vec<&Decision> = decisions
         .iter()
         .filter(|d| d.date >= spec.from && d.date <= spec.to)
         .collect();
+    // One row per day: sized once, not doubled and copied as they grow.
+    out.decisions.reserve_exact(days.len());
+    out.equity.reserve_exact(days.len());
+    equity_hist.reserve_exact(days.len());
     for (k, dec) in days.iter().copied().enumerate() {
         let date = dec.date;
         let all_traded = update_last_closes(&mut closes, &mut cursors, date);
@@ -302,7 +329,7 @@ pub fn run<'a>(
                         qty: f.filled_qty,
                         price,
                         commission: crate::money::dollars(f.commission_cents),
-                        status: format!("{:?}", f.status).to_lowercase(),
+                        status: f.status.as_str().to_string(),
                     });
                 }
             }

@@ -240,12 +240,13 @@ fn target_context<'a>(
         equity_peak: inp.equity_peak,
         previous_close_equity: inp.previous_close_equity,
         // The rules filter by their own windows; these cut-offs only bound the copies.
-        day_trades: inp
-            .activity
-            .day_trades_since(inp.date - chrono::Days::new(14)),
-        recent_loss_sales: inp.activity.loss_sales_since(
-            inp.date - chrono::Days::new(u64::from(rc.wash_sale_warning.lookback_days) + 1),
+        day_trades: Cow::Borrowed(
+            inp.activity
+                .day_trades_since(inp.date - chrono::Days::new(14)),
         ),
+        recent_loss_sales: Cow::Borrowed(inp.activity.loss_sales_since(
+            inp.date - chrono::Days::new(u64::from(rc.wash_sale_warning.lookback_days) + 1),
+        )),
         stale_symbols: Cow::Borrowed(&cfg.stale_symbols),
         corporate_action_symbols: Cow::Borrowed(&cfg.corporate_action_symbols),
         orders_already_today: inp.orders_already_today,

@@ -80,9 +80,11 @@ impl Holdings {
 
 /// Sum of absolute weight changes over the union of symbols.
 pub fn weight_change(new: &BTreeMap<String, f64>, old: &BTreeMap<String, f64>) -> f64 {
-    // Usually both hold the same symbols: walk them side by side (the same terms, summed in the
-    // same order as below) instead of looking each one up.
-    if new.len() == old.len() && new.keys().zip(old.keys()).all(|(a, b)| a == b) {
+    // Usually both hold the same symbols (often they are one shared map): walk them side by
+    // side (the same terms, summed in the same order as below) instead of looking each one up.
+    if std::ptr::eq(new, old)
+        || (new.len() == old.len() && new.keys().zip(old.keys()).all(|(a, b)| a == b))
+    {
         return new
             .values()
             .zip(old.values())

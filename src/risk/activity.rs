@@ -108,15 +108,15 @@ impl Activity {
     }
 
     /// Loss sales on or after `since` (the wash-sale window), newest last.
-    pub fn loss_sales_since(&self, since: NaiveDate) -> Vec<(String, NaiveDate)> {
+    pub fn loss_sales_since(&self, since: NaiveDate) -> &[(String, NaiveDate)] {
         let from = self.loss_sales.partition_point(|(_, d)| *d < since);
-        self.loss_sales[from..].to_vec()
+        &self.loss_sales[from..]
     }
 
     /// Day trades on or after `since`.
-    pub fn day_trades_since(&self, since: NaiveDate) -> Vec<NaiveDate> {
+    pub fn day_trades_since(&self, since: NaiveDate) -> &[NaiveDate] {
         let from = self.day_trades.partition_point(|d| *d < since);
-        self.day_trades[from..].to_vec()
+        &self.day_trades[from..]
     }
 }
 

@@ -193,7 +193,7 @@ impl Top {
 
     pub(crate) fn offer(&mut self, x: f64) {
         let k = self.k;
-        if self.len == k && x <= self.worst[k - 1] {
+        if k == 0 || (self.len == k && x <= self.worst[k - 1]) {
             return;
         }
         // Shift the smaller values down one slot (the k-th falls off a full list).
@@ -214,6 +214,33 @@ impl Top {
     /// The k-th largest value (the list is full).
     pub(crate) fn kth(&self) -> f64 {
         self.worst[self.k - 1]
+    }
+
+    /// How many values the list keeps when full.
+    pub(crate) fn capacity(&self) -> usize {
+        self.k
+    }
+
+    /// Forget one copy of `x`, a value that left the set the list was offered: while the list
+    /// holds the largest `min(k, len)` values of a set, it then holds those of the set without
+    /// `x`. A full list whose last value is `x` or below it kept `x` (or an equal value), which
+    /// it drops and keeps one value fewer from then on (it cannot know the next one); a value
+    /// below the last was never kept. False when `x` should be in the list and is not (the
+    /// list was not what the caller thinks it is).
+    pub(crate) fn remove(&mut self, x: f64) -> bool {
+        let full = self.len == self.k;
+        if full && x < self.worst[self.k - 1] {
+            return true;
+        }
+        let Some(i) = self.values().iter().position(|v| *v == x) else {
+            return false;
+        };
+        self.worst.copy_within(i + 1..self.len, i);
+        self.len -= 1;
+        if full {
+            self.k -= 1;
+        }
+        true
     }
 }
 

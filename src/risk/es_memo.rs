@@ -1,21 +1,26 @@
 //! Carrying the historical ES forward from one day of a run to a later one.
 //!
 //! On most days of a backtest the book is unchanged and every return window is yesterday's
-//! moved on by one day, so the portfolio series loses its oldest day and gains one new day. If
-//! the day that leaves was not in the worst-k tail, today's tail is yesterday's with the new day
-//! offered to it: the same set of losses a full recomputation finds, summed in the same order,
-//! so the same figure to the bit. The same holds over `g` days (none of the `g` leaving days in
-//! the tail, the `g` new days offered), so the memo keeps the last measurement of the few most
-//! recent books and picks one up again when the strategy comes back to it within weeks.
+//! moved on by one day (or, while a series is shorter than the window, grown by one day), so
+//! the portfolio series loses its oldest day, if any, and gains one new day. The memo keeps
+//! more of the worst days than the tail needs (the worst `k + 16`, at most 64): a day that
+//! leaves is taken out of that list if it is in it, and the new day is offered to it. While
+//! the list still holds at least `k` days, its first `k` are exactly the worst `k` of today's
+//! window (a list of the worst `m` days of a set, less one of its own days, is the worst
+//! `m − 1` of what remains), so the ES is the same set of losses a full recomputation finds,
+//! summed in the same order: the same figure to the bit. The same holds over several days, so
+//! the memo keeps the last measurement of the few most recent books and picks one up again
+//! when the strategy comes back to it within weeks.
 //!
 //! "Moved on" is decided by where each window sits in the run's return series, which the memo
 //! borrows for its whole life: a window is recognised only if it lies inside its symbol's
 //! series, and then it *is* `series[off..off + n]` (a live, immutably borrowed buffer cannot
-//! share memory with any other allocation, and cannot change or move while borrowed). Every
-//! offset `g` past the remembered one, with the same `n`, means the windows moved on by `g`
-//! days. Anything else (a window copied from elsewhere, a frozen leg, another estimator, an
-//! unseen book, window length or tail size, a non-finite value) takes the full path. Pure: a
-//! cache, not an input; a run with and without it decides the same (tested).
+//! share memory with any other allocation, and cannot change or move while borrowed). The same
+//! `g` days dropped at the start of every window and the same `e` added at the end
+//! (`1 ≤ g + e ≤ n/4`) means the windows moved on. Anything else (a window copied from
+//! elsewhere, a frozen leg, another estimator, an unseen book, a list worn down below `k`, a
+//! non-finite value) takes the full path. Pure: a cache, not an input; a run with and without
+//! it decides the same (tested).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -28,7 +33,8 @@ use super::es::{self, Top};
 /// (`symbol → daily returns`, oldest first). Daily jobs run without one.
 #[derive(Debug)]
 pub struct EsMemo<'r> {
-    series: &'r BTreeMap<String, Vec<f64>>,
+    /// Every symbol's whole series, in symbol order.
+    series: Vec<(&'r str, &'r [f64])>,
     /// The last measurement of each of the most recently measured books, newest first.
     books: RefCell<Vec<Day>>,
     carried: Cell<usize>,
@@ -41,17 +47,15 @@ const BOOKS: usize = 8;
 /// What the last measurement of one book saw and found.
 #[derive(Debug)]
 struct Day {
-    /// Weighted symbols in book order: weight bits and where the window starts in the series.
-    legs: Vec<(String, u64, usize)>,
+    /// The weighted legs in book order: weight bits, the symbol's series (its index in
+    /// [`EsMemo::series`]), and where the window started in it. A leg is known by its series:
+    /// distinct symbols' series are distinct live buffers, so a window inside one belongs to
+    /// that symbol (no names compared).
+    legs: Vec<(u64, usize, usize)>,
+    /// Window length.
     n: usize,
+    /// The worst days of the window, more than the tail needs (see [`kept`]).
     tail: Top,
-    k: usize,
-}
-
-/// Where a window sits: its symbol's whole series, and the window's first index in it.
-struct Leg<'r> {
-    series: &'r [f64],
-    off: usize,
 }
 
 /// `Σ w_s · r_s` of one day from its `(w_s, r_s)` terms in book order, accumulated exactly as
@@ -64,28 +68,42 @@ fn portfolio_return(terms: impl Iterator<Item = (f64, f64)>) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Where `window` starts in `series`, if it lies inside it.
+fn offset_in(series: &[f64], window: &[f64]) -> Option<usize> {
+    let size = std::mem::size_of::<f64>();
+    let bytes = (window.as_ptr() as usize).checked_sub(series.as_ptr() as usize)?;
+    let off = bytes / size;
+    (bytes % size == 0 && off + window.len() <= series.len()).then_some(off)
+}
+
 impl<'r> EsMemo<'r> {
     /// A memo for windows cut from `series`.
     pub fn over(series: &'r BTreeMap<String, Vec<f64>>) -> Self {
         EsMemo {
-            series,
+            series: series
+                .iter()
+                .map(|(s, r)| (s.as_str(), r.as_slice()))
+                .collect(),
             books: RefCell::new(Vec::with_capacity(BOOKS + 1)),
             carried: Cell::new(0),
         }
     }
 
+    /// The same weights on windows that lie in the same series, leg by leg.
+    fn same_book(&self, day: &Day, legs: &[(f64, &[f64])]) -> bool {
+        day.legs.len() == legs.len()
+            && day
+                .legs
+                .iter()
+                .zip(legs)
+                .all(|((bits, s, _), (w, window))| {
+                    *bits == w.to_bits() && offset_in(self.series[*s].1, window).is_some()
+                })
+    }
+
     /// How many measurements were carried forward rather than recomputed.
     pub fn days_carried(&self) -> usize {
         self.carried.get()
-    }
-
-    /// `symbol`'s series and where `window` starts in it, if it lies inside it.
-    fn locate(&self, symbol: &str, window: &[f64]) -> Option<Leg<'r>> {
-        let series = self.series.get(symbol)?;
-        let size = std::mem::size_of::<f64>();
-        let bytes = (window.as_ptr() as usize).checked_sub(series.as_ptr() as usize)?;
-        let off = bytes / size;
-        (bytes % size == 0 && off + window.len() <= series.len()).then_some(Leg { series, off })
     }
 
     /// Historical ES of `book` (nothing frozen) over today's windows, or `None` when the caller
@@ -97,11 +115,14 @@ impl<'r> EsMemo<'r> {
         cfg: &EsCfg,
         alpha: f64,
     ) -> Option<f64> {
-        // The weighted symbols with their whole series, in one walk of the two ordered maps
+        // The weighted symbols with their return windows, in one walk of the two ordered maps
         // (a weighted symbol without returns: the full path reports it).
         let mut series = ctx.returns.iter().peekable();
         let mut weighted: Vec<(&str, f64, &[f64])> = Vec::with_capacity(book.len());
         for (sym, &w) in book.iter().filter(|(_, w)| **w != 0.0) {
+            if !w.is_finite() {
+                return None;
+            }
             while series.next_if(|(s, _)| *s < sym.as_str()).is_some() {}
             let (_, r) = series.next_if(|(s, _)| *s == sym.as_str())?;
             weighted.push((sym.as_str(), w, r));
@@ -111,39 +132,40 @@ impl<'r> EsMemo<'r> {
             .fold(cfg.window_days, |n, (_, _, r)| n.min(r.len()));
         let k = es::tail_count(n, alpha);
         es::check_alpha(alpha).ok()?;
-        if n < cfg.min_observations.max(2) || k > 64 {
+        if weighted.is_empty() || n < cfg.min_observations.max(2) || k > 64 {
             return None;
         }
-        // (symbol, weight, today's window, where it sits)
-        let mut legs: Vec<(&str, f64, &[f64], Leg)> = Vec::with_capacity(weighted.len());
-        for (sym, w, r) in weighted {
-            if !w.is_finite() {
-                return None;
-            }
-            let window = &r[r.len() - n..];
-            legs.push((sym, w, window, self.locate(sym, window)?));
-        }
-        if legs.is_empty() {
-            return None;
-        }
+        // (weight, today's window)
+        let legs: Vec<(f64, &[f64])> = weighted
+            .iter()
+            .map(|(_, w, r)| (*w, &r[r.len() - n..]))
+            .collect();
         let mut books = self.books.borrow_mut();
         // The last measurement of this same book, if it was taken on an earlier day.
-        match books.iter().position(|day| day.same_book(&legs, n, k)) {
+        match books.iter().position(|day| self.same_book(day, &legs)) {
             Some(i) => {
                 let day = &mut books[i];
-                if Self::carry(day, &legs, n) {
+                if self.carry(day, &legs, n, k) {
                     self.carried.set(self.carried.get() + 1);
                 } else {
-                    day.tail = full_tail(book, ctx, n, k)?;
+                    day.tail = full_tail(book, ctx, n, kept(k))?;
                 }
-                for (kept, leg) in day.legs.iter_mut().zip(&legs) {
-                    kept.2 = leg.3.off;
+                day.n = n;
+                for (leg, (_, window)) in day.legs.iter_mut().zip(&legs) {
+                    leg.2 = offset_in(self.series[leg.1].1, window)?;
                 }
                 // Most recent first (usually it already is).
                 books[..=i].rotate_right(1);
             }
             None => {
-                let tail = full_tail(book, ctx, n, k)?;
+                // A book not seen lately: find each window in its symbol's series (a window
+                // that lies elsewhere, e.g. a copy, is never remembered).
+                let mut day_legs = Vec::with_capacity(legs.len());
+                for ((sym, _, _), (w, window)) in weighted.iter().zip(&legs) {
+                    let i = self.series.binary_search_by(|(s, _)| s.cmp(sym)).ok()?;
+                    day_legs.push((w.to_bits(), i, offset_in(self.series[i].1, window)?));
+                }
+                let tail = full_tail(book, ctx, n, kept(k))?;
                 if books.len() == BOOKS {
                     // The least recently measured book is forgotten.
                     books.pop();
@@ -151,58 +173,77 @@ impl<'r> EsMemo<'r> {
                 books.insert(
                     0,
                     Day {
-                        legs: legs
-                            .iter()
-                            .map(|(s, w, _, leg)| (s.to_string(), w.to_bits(), leg.off))
-                            .collect(),
+                        legs: day_legs,
                         n,
                         tail,
-                        k,
                     },
                 );
             }
         }
-        let es = books.first()?.tail.values().iter().sum::<f64>() / k as f64;
-        Some(es)
+        let worst = books.first()?.tail.values().get(..k)?;
+        Some(worst.iter().sum::<f64>() / k as f64)
     }
 
-    /// Bring an earlier day's tail of the same book to today, when each of today's windows is
-    /// that day's moved on by the same `g` days (1 ≤ g ≤ n/4) and none of the `g` days that
-    /// left could have been in the tail: the tail then loses nothing and is offered the `g` new
-    /// days. False (and the tail untouched) otherwise.
-    fn carry(day: &mut Day, legs: &[(&str, f64, &[f64], Leg)], n: usize) -> bool {
-        let Some(((_, _, off), (_, _, _, leg))) = day.legs.first().zip(legs.first()) else {
+    /// Bring an earlier day's tail of the same book to today's windows of `n` days (tail size
+    /// `k`), when each of them is that day's window with the same `g ≥ 0` oldest days gone and
+    /// `e ≥ 0` new days added (the window moved on and/or grew; `g + e ≤ n/4`): the days that
+    /// left are taken out of the kept list, the new days offered to it. False, and the tail
+    /// untouched, when that does not hold, a new day is not finite, or the list no longer
+    /// keeps `k` values.
+    fn carry(&self, day: &mut Day, legs: &[(f64, &[f64])], n: usize, k: usize) -> bool {
+        let series = |i: usize| self.series[i].1;
+        let Some(((_, s, off), (_, window))) = day.legs.first().zip(legs.first()) else {
             return false;
         };
-        let Some(g) = leg.off.checked_sub(*off) else {
+        let Some(g) = offset_in(series(*s), window).and_then(|now| now.checked_sub(*off)) else {
             return false;
         };
-        let moved_on = (1..=n / 4).contains(&g)
-            && day
-                .legs
-                .iter()
-                .zip(legs)
-                .all(|((_, _, off), (_, _, _, leg))| *off + g == leg.off);
-        // Day t of the old window, which left, sits g − t days before today's windows; the day
-        // that entered t-th is today's n − g + t.
+        let e = match (g + n).checked_sub(day.n) {
+            Some(e) => e,
+            None => return false,
+        };
+        let moved_on =
+            (1..=n / 4).contains(&(g + e))
+                && g <= day.n
+                && day.legs.iter().zip(legs).all(|((_, s, off), (_, window))| {
+                    offset_in(series(*s), window) == Some(off + g)
+                });
+        if !moved_on {
+            return false;
+        }
+        // Day t of the old window, which left, is its series' `off + t`; the day that entered
+        // t-th is today's window's n − e + t.
         let left = |t: usize| {
             -portfolio_return(
-                legs.iter()
-                    .map(|(_, w, _, leg)| (*w, leg.series[leg.off - g + t])),
+                day.legs
+                    .iter()
+                    .zip(legs)
+                    .map(|((_, s, off), (w, _))| (*w, series(*s)[off + t])),
             )
         };
         let entering =
-            |t: usize| -portfolio_return(legs.iter().map(|(_, w, r, _)| (*w, r[n - g + t])));
-        // A leaving day at or above the k-th worst may have been in the tail: recompute.
-        let kth = day.tail.kth();
-        if !moved_on || (0..g).any(|t| left(t) >= kth || !entering(t).is_finite()) {
+            |t: usize| -portfolio_return(legs.iter().map(|(w, window)| (*w, window[n - e + t])));
+        let mut tail = day.tail.clone();
+        if !(0..g).all(|t| tail.remove(left(t))) || tail.capacity() < k {
             return false;
         }
-        for t in 0..g {
-            day.tail.offer(entering(t));
+        for t in 0..e {
+            let loss = entering(t);
+            if !loss.is_finite() {
+                return false;
+            }
+            tail.offer(loss);
         }
+        day.tail = tail;
         true
     }
+}
+
+/// How many of the worst days a measurement keeps for a tail of `k`: some to spare, so that
+/// tail days can leave the window (each costs the list one place) before it must be measured
+/// again in full.
+fn kept(k: usize) -> usize {
+    (k + 16).min(64)
 }
 
 /// The full path's tail: exactly the series the ES rule measures (nothing frozen: the whole
@@ -212,18 +253,4 @@ fn full_tail(book: &BTreeMap<String, f64>, ctx: &RiskContext, n: usize, k: usize
         &es::weighted_returns(book, &ctx.returns, n).ok()?,
         k,
     ))
-}
-
-impl Day {
-    /// The same weighted symbols with the same weights, window length and tail size.
-    fn same_book(&self, legs: &[(&str, f64, &[f64], Leg)], n: usize, k: usize) -> bool {
-        self.k == k
-            && self.n == n
-            && self.legs.len() == legs.len()
-            && self
-                .legs
-                .iter()
-                .zip(legs)
-                .all(|((s, w, _), (t, v, _, _))| s == t && *w == v.to_bits())
-    }
 }

@@ -154,10 +154,12 @@ pub(crate) fn expected_shortfall(
     }
     if cfg.action == EsAction::Block {
         book.freeze_all(ctx);
-        let msg = format!(
-            "{} over {limit_pct} %: rebalance blocked, targets frozen at current weights",
-            all()
-        );
+        let msg = out.note(|| {
+            format!(
+                "{} over {limit_pct} %: rebalance blocked, targets frozen at current weights",
+                all()
+            )
+        });
         out.push(RuleOutcome::new(
             id,
             Verdict::Block,
@@ -190,10 +192,12 @@ pub(crate) fn expected_shortfall(
         " (frozen positions alone exceed the limit)"
     };
     book.scale_free(lo);
-    let msg = format!(
-        "{} over {limit_pct} %: risky weights scaled by {lo:.4}, rest to cash{note}",
-        all()
-    );
+    let msg = out.note(|| {
+        format!(
+            "{} over {limit_pct} %: risky weights scaled by {lo:.4}, rest to cash{note}",
+            all()
+        )
+    });
     out.push(RuleOutcome::new(
         id,
         Verdict::Trim,

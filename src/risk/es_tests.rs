@@ -128,6 +128,41 @@ fn historical_tail_matches_a_full_sort() {
     }
 }
 
+/// The kept list against a brute-force multiset: values come and go in random order (with
+/// many ties); after every step the list holds the largest `min(capacity, len)` of what is
+/// present, and a removal wears the capacity down exactly when the list was full and the
+/// value could have been in it.
+#[test]
+fn kept_list_follows_a_set_as_values_come_and_go() {
+    let mut rng = crate::test_rng::XorShift::new(0x51_7cc1_b727_220a);
+    for round in 0..200 {
+        let mut top = Top::new(1 + rng.below(20) as usize);
+        let mut present: Vec<f64> = Vec::new();
+        for step in 0..300 {
+            if present.is_empty() || rng.below(3) > 0 {
+                let x = (rng.below(30) as f64 - 15.0) / 100.0;
+                present.push(x);
+                top.offer(x);
+            } else {
+                let x = present.swap_remove(rng.below(present.len() as u64) as usize);
+                assert!(top.remove(x), "round {round} step {step}: {x} not found");
+            }
+            if top.capacity() == 0 {
+                break;
+            }
+            let mut want = present.clone();
+            want.sort_by(|a, b| b.total_cmp(a));
+            want.truncate(top.capacity());
+            assert_eq!(top.values(), want, "round {round} step {step}");
+        }
+    }
+    // A value the list should hold and does not: the caller is told.
+    let mut top = Top::new(2);
+    top.offer(0.5);
+    assert!(!top.remove(0.25));
+    assert!(top.remove(0.5) && top.values().is_empty() && top.capacity() == 2);
+}
+
 #[test]
 fn historical_by_hand_two_hundred_returns() {
     // 200 returns: 195 gains of 1 % and losses 5, 4, 3, 2, 1 % → k = 5.

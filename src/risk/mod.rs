@@ -183,18 +183,19 @@ pub struct RiskContext<'a> {
     /// Equity at the previous close.
     pub previous_close_equity: Option<f64>,
     /// Dates of past day trades (one entry per day trade).
-    pub day_trades: Vec<NaiveDate>,
+    pub day_trades: Cow<'a, [NaiveDate]>,
     /// Symbols sold at a loss, with the sale date.
-    pub recent_loss_sales: Vec<(String, NaiveDate)>,
+    pub recent_loss_sales: Cow<'a, [(String, NaiveDate)]>,
     /// Symbols the data-quality module flags as stale.
     pub stale_symbols: Cow<'a, BTreeSet<String>>,
     /// Symbols with an unexplained corporate action.
     pub corporate_action_symbols: Cow<'a, BTreeSet<String>>,
     /// Orders already placed today.
     pub orders_already_today: usize,
-    /// Passing rules are not recorded (a backtest that writes no risk table: formatting every
+    /// Passing rules are not recorded, and the others are recorded without their messages (a
+    /// backtest that writes no risk table and only counts the findings: formatting every
     /// rule's line every day was a third of its run time, and keeping a pass per rule per day
-    /// most of its memory). Every non-pass outcome is recorded in full.
+    /// most of its memory). Verdicts, figures and targets are the same either way.
     pub terse: bool,
     /// Yesterday's ES measurement of the same run, carried forward when today's windows are
     /// yesterday's moved on by a day (a backtest; daily jobs have none). Changes no figure.
@@ -240,8 +241,17 @@ impl Findings {
         }
     }
 
-    pub(crate) fn push(&mut self, outcome: RuleOutcome) {
+    /// A non-pass outcome; a terse context keeps it without its message (see [`Self::note`]).
+    pub(crate) fn push(&mut self, mut outcome: RuleOutcome) {
+        if self.terse {
+            outcome.message = String::new();
+        }
         self.list.push(outcome);
+    }
+
+    /// The message of an outcome about to be pushed, built only when it will be kept.
+    pub(crate) fn note(&self, msg: impl FnOnce() -> String) -> String {
+        if self.terse { String::new() } else { msg() }
     }
 
     /// A passing rule; recorded (and its message built) only when the context is not terse.

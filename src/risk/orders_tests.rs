@@ -161,8 +161,8 @@ fn pdt_guard_blocks_the_fourth_day_trade() {
         (3, 25_000.0, Verdict::Pass, 3),  // not under 25 000: guard inactive
     ] {
         c.equity = equity;
-        c.day_trades = inside[..past].to_vec();
-        c.day_trades.push(day(2026, 3, 3));
+        c.day_trades = inside[..past].to_vec().into();
+        c.day_trades.to_mut().push(day(2026, 3, 3));
         let r = check_orders(&cfg, &c, round_trip.clone());
         assert_eq!(
             verdicts(&r, rule::PDT_GUARD),
@@ -227,7 +227,7 @@ fn wash_sale_warns_within_thirty_days_and_never_blocks() {
         (day(2026, 3, 10), true),
     ] {
         // 10 Mar − 8 Feb = 30 days (warn), 31 days (no), same day (warn).
-        c.recent_loss_sales = vec![("A".into(), sold), ("B".into(), sold)];
+        c.recent_loss_sales = vec![("A".into(), sold), ("B".into(), sold)].into();
         let r = check_orders(
             &cfg,
             &c,
