@@ -3,6 +3,7 @@
 //! risk rules on orders. Pure: inputs in, plan out.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -65,6 +66,27 @@ pub struct CloseReturns {
     returns: BTreeMap<String, Vec<f64>>,
     /// The same symbols, in the same order: the bar dates the returns were taken from.
     dates: Vec<Vec<NaiveDate>>,
+    /// The same symbols, in the same order: how many bars the last day asked for had (a run
+    /// asks day after day, so the next answer is found by stepping on from there).
+    seen: Vec<Cell<usize>>,
+}
+
+/// How many of `dates` (ascending) are on or before `date`: `dates.partition_point(|d| *d <=
+/// date)`, found by stepping on from `hint` (the answer for an earlier day) when it is close.
+fn bars_through(dates: &[NaiveDate], date: NaiveDate, hint: usize) -> usize {
+    let hint = hint.min(dates.len());
+    if hint > 0 && dates[hint - 1] > date {
+        return dates[..hint].partition_point(|d| *d <= date);
+    }
+    // dates[..hint] are all on or before the date: step over the next few.
+    let mut i = hint;
+    for _ in 0..8 {
+        match dates.get(i) {
+            Some(d) if *d <= date => i += 1,
+            _ => return i,
+        }
+    }
+    i + dates[i..].partition_point(|d| *d <= date)
 }
 
 impl CloseReturns {
@@ -79,6 +101,7 @@ impl CloseReturns {
                 })
                 .collect(),
             dates: history.series.values().map(|s| s.dates.clone()).collect(),
+            seen: history.series.values().map(|_| Cell::new(0)).collect(),
         }
     }
 
@@ -94,14 +117,19 @@ impl CloseReturns {
         symbols: impl Iterator<Item = &'s String> + 's,
         date: NaiveDate,
     ) -> impl Iterator<Item = (&'s String, &'s [f64])> + 's {
-        let mut mine = self.returns.iter().zip(&self.dates).peekable();
+        let mut mine = self
+            .returns
+            .iter()
+            .zip(self.dates.iter().zip(&self.seen))
+            .peekable();
         symbols.filter_map(move |sym| {
             while mine
                 .next_if(|((s, _), _)| s.as_str() < sym.as_str())
                 .is_some()
             {}
-            let ((s, r), dates) = mine.next_if(|((s, _), _)| *s == sym)?;
-            let closes = dates.partition_point(|d| *d <= date);
+            let ((s, r), (dates, seen)) = mine.next_if(|((s, _), _)| *s == sym)?;
+            let closes = bars_through(dates, date, seen.get());
+            seen.set(closes);
             Some((s, r.get(..closes.saturating_sub(1)).unwrap_or(&[])))
         })
     }
@@ -260,6 +288,28 @@ mod tests {
     use super::*;
     use crate::strategy::Series;
 
+    /// Stepping on from any hint finds what a binary search finds, on dates with gaps and
+    /// repeats, for dates before, inside and after the series.
+    #[test]
+    fn bars_through_is_partition_point_from_any_hint() {
+        let base = NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
+        let mut rng = crate::test_rng::XorShift::new(0xfeed_beef);
+        let mut dates = Vec::new();
+        let mut d = 0u64;
+        for _ in 0..60 {
+            d += rng.below(4); // 0: the same date again
+            dates.push(base + chrono::Days::new(d));
+        }
+        for q in 0..(d + 3) {
+            let date = base + chrono::Days::new(q) - chrono::Days::new(1);
+            let want = dates.partition_point(|x| *x <= date);
+            for hint in 0..=dates.len() + 2 {
+                assert_eq!(bars_through(&dates, date, hint), want, "q {q} hint {hint}");
+            }
+        }
+        assert_eq!(bars_through(&[], base, 3), 0);
+    }
+
     /// The ordered walk finds, for each priced symbol with bars, exactly its returns from the
     /// bars dated on or before the day (what searching the history finds), and skips the rest.
     #[test]
@@ -283,7 +333,8 @@ mod tests {
             .iter()
             .map(|s| (s.to_string(), 1.0))
             .collect();
-        for d in 1..=9 {
+        // Forward, as a run asks, then backward and jumping (the remembered step is a hint).
+        for d in (1..=9).chain((1..=9).rev()).chain([5, 1, 9, 2]) {
             let got: Vec<(&String, &[f64])> = returns.through_date(prices.keys(), day(d)).collect();
             let want: Vec<(&String, Vec<f64>)> = prices
                 .keys()

@@ -90,13 +90,13 @@ impl<'r> EsMemo<'r> {
     }
 
     /// The same weights on windows that lie in the same series, leg by leg.
-    fn same_book(&self, day: &Day, legs: &[(f64, &[f64])]) -> bool {
+    fn same_book(&self, day: &Day, legs: &[(&str, f64, &[f64])]) -> bool {
         day.legs.len() == legs.len()
             && day
                 .legs
                 .iter()
                 .zip(legs)
-                .all(|((bits, s, _), (w, window))| {
+                .all(|((bits, s, _), (_, w, window))| {
                     *bits == w.to_bits() && offset_in(self.series[*s].1, window).is_some()
                 })
     }
@@ -118,41 +118,52 @@ impl<'r> EsMemo<'r> {
         // The weighted symbols with their return windows, in one walk of the two ordered maps
         // (a weighted symbol without returns: the full path reports it).
         let mut series = ctx.returns.iter().peekable();
-        let mut weighted: Vec<(&str, f64, &[f64])> = Vec::with_capacity(book.len());
+        // (symbol, weight, returns; then today's window of them)
+        let mut legs: Vec<(&str, f64, &[f64])> = Vec::with_capacity(book.len());
         for (sym, &w) in book.iter().filter(|(_, w)| **w != 0.0) {
             if !w.is_finite() {
                 return None;
             }
             while series.next_if(|(s, _)| *s < sym.as_str()).is_some() {}
             let (_, r) = series.next_if(|(s, _)| *s == sym.as_str())?;
-            weighted.push((sym.as_str(), w, r));
+            legs.push((sym.as_str(), w, r));
         }
-        let n = weighted
+        let n = legs
             .iter()
             .fold(cfg.window_days, |n, (_, _, r)| n.min(r.len()));
         let k = es::tail_count(n, alpha);
         es::check_alpha(alpha).ok()?;
-        if weighted.is_empty() || n < cfg.min_observations.max(2) || k > 64 {
+        if legs.is_empty() || n < cfg.min_observations.max(2) || k > 64 {
             return None;
         }
-        // (weight, today's window)
-        let legs: Vec<(f64, &[f64])> = weighted
-            .iter()
-            .map(|(_, w, r)| (*w, &r[r.len() - n..]))
-            .collect();
+        for (_, _, r) in &mut legs {
+            *r = &r[r.len() - n..];
+        }
         let mut books = self.books.borrow_mut();
         // The last measurement of this same book, if it was taken on an earlier day.
         match books.iter().position(|day| self.same_book(day, &legs)) {
             Some(i) => {
                 let day = &mut books[i];
-                if self.carry(day, &legs, n, k) {
+                let measured = if self.carry(day, &legs, n, k) {
                     self.carried.set(self.carried.get() + 1);
+                    true
+                } else if let Some(tail) = full_tail(book, ctx, n, kept(k)) {
+                    day.tail = tail;
+                    true
                 } else {
-                    day.tail = full_tail(book, ctx, n, kept(k))?;
-                }
+                    false
+                };
+                // Today's windows become the remembered ones (they lie in its series).
                 day.n = n;
-                for (leg, (_, window)) in day.legs.iter_mut().zip(&legs) {
-                    leg.2 = offset_in(self.series[leg.1].1, window)?;
+                let moved = day.legs.iter_mut().zip(&legs).all(|(leg, (_, _, window))| {
+                    offset_in(self.series[leg.1].1, window)
+                        .map(|off| leg.2 = off)
+                        .is_some()
+                });
+                if !(measured && moved) {
+                    // A day the full path refuses (or a tail half carried) is not remembered.
+                    books.remove(i);
+                    return None;
                 }
                 // Most recent first (usually it already is).
                 books[..=i].rotate_right(1);
@@ -161,7 +172,7 @@ impl<'r> EsMemo<'r> {
                 // A book not seen lately: find each window in its symbol's series (a window
                 // that lies elsewhere, e.g. a copy, is never remembered).
                 let mut day_legs = Vec::with_capacity(legs.len());
-                for ((sym, _, _), (w, window)) in weighted.iter().zip(&legs) {
+                for (sym, w, window) in &legs {
                     let i = self.series.binary_search_by(|(s, _)| s.cmp(sym)).ok()?;
                     day_legs.push((w.to_bits(), i, offset_in(self.series[i].1, window)?));
                 }
@@ -187,25 +198,27 @@ impl<'r> EsMemo<'r> {
     /// Bring an earlier day's tail of the same book to today's windows of `n` days (tail size
     /// `k`), when each of them is that day's window with the same `g ≥ 0` oldest days gone and
     /// `e ≥ 0` new days added (the window moved on and/or grew; `g + e ≤ n/4`): the days that
-    /// left are taken out of the kept list, the new days offered to it. False, and the tail
-    /// untouched, when that does not hold, a new day is not finite, or the list no longer
-    /// keeps `k` values.
-    fn carry(&self, day: &mut Day, legs: &[(f64, &[f64])], n: usize, k: usize) -> bool {
+    /// left are taken out of the kept list, the new days offered to it. False when that does
+    /// not hold, a new day is not finite, or the list no longer keeps `k` values: the tail
+    /// may then be half carried, and the caller must measure it in full or forget it.
+    fn carry(&self, day: &mut Day, legs: &[(&str, f64, &[f64])], n: usize, k: usize) -> bool {
         let series = |i: usize| self.series[i].1;
-        let Some(((_, s, off), (_, window))) = day.legs.first().zip(legs.first()) else {
+        let Some(((_, s, off), (_, _, window))) = day.legs.first().zip(legs.first()) else {
             return false;
         };
         let Some(g) = offset_in(series(*s), window).and_then(|now| now.checked_sub(*off)) else {
             return false;
         };
-        let e = match (g + n).checked_sub(day.n) {
-            Some(e) => e,
-            None => return false,
+        let Some(e) = (g + n).checked_sub(day.n) else {
+            return false;
         };
-        let moved_on =
-            (1..=n / 4).contains(&(g + e))
-                && g <= day.n
-                && day.legs.iter().zip(legs).all(|((_, s, off), (_, window))| {
+        let moved_on = (1..=n / 4).contains(&(g + e))
+            && g <= day.n
+            && day
+                .legs
+                .iter()
+                .zip(legs)
+                .all(|((_, s, off), (_, _, window))| {
                     offset_in(series(*s), window) == Some(off + g)
                 });
         if !moved_on {
@@ -218,13 +231,18 @@ impl<'r> EsMemo<'r> {
                 day.legs
                     .iter()
                     .zip(legs)
-                    .map(|((_, s, off), (w, _))| (*w, series(*s)[off + t])),
+                    .map(|((_, s, off), (_, w, _))| (*w, series(*s)[off + t])),
             )
         };
         let entering =
-            |t: usize| -portfolio_return(legs.iter().map(|(w, window)| (*w, window[n - e + t])));
-        let mut tail = day.tail.clone();
-        if !(0..g).all(|t| tail.remove(left(t))) || tail.capacity() < k {
+            |t: usize| -portfolio_return(legs.iter().map(|(_, w, window)| (*w, window[n - e + t])));
+        for t in 0..g {
+            let loss = left(t);
+            if !day.tail.remove(loss) {
+                return false;
+            }
+        }
+        if day.tail.capacity() < k {
             return false;
         }
         for t in 0..e {
@@ -232,9 +250,8 @@ impl<'r> EsMemo<'r> {
             if !loss.is_finite() {
                 return false;
             }
-            tail.offer(loss);
+            day.tail.offer(loss);
         }
-        day.tail = tail;
         true
     }
 }
