@@ -138,8 +138,8 @@ fn python(module: &str, code: &str, args: &[&str]) -> Option<String> {
 #[test]
 fn bars_and_ledgers_read_back_with_duckdb() {
     let sb = Sandbox::with_sample("");
-    // Rewrite QQQ through the store so DuckDB reads a file our writer made (LZ4), not the
-    // committed sample's.
+    // Rewrite QQQ through the store so DuckDB reads a file our writer made (uncompressed), not
+    // the committed sample's.
     let store = trader::data::store::BarStore::new(&sb.path().join("bars"));
     let qqq = store.read("QQQ").expect("read").expect("QQQ stored");
     store
