@@ -106,15 +106,15 @@ impl<'r> EsMemo<'r> {
         self.carried.get()
     }
 
-    /// Historical ES of `book` (nothing frozen) over today's windows, or `None` when the caller
-    /// must take the full path (which then also reports any error).
+    /// The worst days of `book` (nothing frozen) over today's windows, for its historical ES,
+    /// or `None` when the caller must take the full path (which then also reports any error).
     pub(crate) fn historical(
         &self,
         book: &BTreeMap<String, f64>,
         ctx: &RiskContext,
         cfg: &EsCfg,
         alpha: f64,
-    ) -> Option<f64> {
+    ) -> Option<Worst> {
         // The weighted symbols with their return windows, in one walk of the two ordered maps
         // (a weighted symbol without returns: the full path reports it).
         let mut series = ctx.returns.iter().peekable();
@@ -191,8 +191,8 @@ impl<'r> EsMemo<'r> {
                 );
             }
         }
-        let worst = books.first()?.tail.values().get(..k)?;
-        Some(worst.iter().sum::<f64>() / k as f64)
+        let kept = &books.first()?.tail;
+        (kept.values().len() >= k).then(|| Worst(kept.first(k)))
     }
 
     /// Bring an earlier day's tail of the same book to today's windows of `n` days (tail size
@@ -253,6 +253,26 @@ impl<'r> EsMemo<'r> {
             day.tail.offer(loss);
         }
         true
+    }
+}
+
+/// Today's worst `k` daily losses of a book, largest first, exactly as the full path finds
+/// them in the book's daily returns.
+pub(crate) struct Worst(Top);
+
+impl Worst {
+    /// The historical ES: their mean, summed largest first as [`es::historical_var_es`] does.
+    pub(crate) fn es(&self) -> f64 {
+        let v = self.0.values();
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+
+    /// The historical ES of the book with every weight scaled by `c ≥ 0`, as measuring the
+    /// scaled book finds it: its daily returns are `c·r` (rounded), rounding keeps their order,
+    /// so its worst days are these, each `c·l`, summed in the same order.
+    pub(crate) fn es_scaled(&self, c: f64) -> f64 {
+        let v = self.0.values();
+        v.iter().map(|l| c * l).sum::<f64>() / v.len() as f64
     }
 }
 

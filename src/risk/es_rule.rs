@@ -109,8 +109,8 @@ pub(crate) fn expected_shortfall(
         }
         _ => None,
     };
-    let measured = match carried {
-        Some(es1) => Ok((es1, None)),
+    let measured = match &carried {
+        Some(worst) => Ok((worst.es(), None)),
         None => legs_of(&book.w, &book.frozen, ctx, cfg)
             .and_then(|legs| Ok((es_of(cfg.method, &legs.combined(1.0), alpha)?, Some(legs)))),
     };
@@ -122,6 +122,30 @@ pub(crate) fn expected_shortfall(
         // Nothing to write and nothing to trim: the figure is all a terse run needs.
         out.pass(id, pct(es1), limit_pct, String::new);
         return;
+    }
+    // A terse run (no message to write) acts on the carried worst days alone: blocking needs
+    // only the figure, and with nothing frozen the trim's answer limit/ES checks against the
+    // scaled book's ES, which the same days give (see `Worst::es_scaled`).
+    if let Some(worst) = carried.as_ref().filter(|_| out.terse()) {
+        let limit = limit_pct / 100.0;
+        let direct = (limit / es1) * (1.0 - 1e-12);
+        let verdict = match cfg.action {
+            EsAction::Block => {
+                book.freeze_all(ctx);
+                Some(Verdict::Block)
+            }
+            EsAction::Scale if direct >= 0.0 && worst.es_scaled(direct) <= limit => {
+                book.scale_free(direct);
+                Some(Verdict::Trim)
+            }
+            // Not expected: the full path below decides.
+            EsAction::Scale => None,
+        };
+        if let Some(v) = verdict {
+            let outcome = RuleOutcome::new(id, v, pct(es1), limit_pct, String::new());
+            out.push(outcome);
+            return;
+        }
     }
     // A carried figure has no legs yet; the message or the trim needs them.
     let legs = match legs.map_or_else(|| legs_of(&book.w, &book.frozen, ctx, cfg), Ok) {

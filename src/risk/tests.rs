@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::config::EsMethod;
+use super::config::{EsAction, EsMethod};
 use super::*;
 use crate::model::Side;
 
@@ -385,10 +385,17 @@ fn es_memo_picks_up_a_book_it_comes_back_to() {
 }
 
 /// Windows that first grow (a series younger than the window) and then slide, over returns
-/// with a big loss every 17 days so that tail days keep leaving the window: every figure is
-/// the full computation's to the bit, and only a few days are measured in full.
+/// with a big loss every 17 days so that tail days keep leaving the window: every figure and
+/// every trimmed or blocked book is the full computation's to the bit, terse or not, and only
+/// a few days are measured in full.
 #[test]
 fn es_memo_follows_growing_windows_and_leaving_tail_days() {
+    for action in [EsAction::Scale, EsAction::Block] {
+        es_memo_over_growing_windows(action);
+    }
+}
+
+fn es_memo_over_growing_windows(action: EsAction) {
     let mut rng = crate::test_rng::XorShift::new(0x0dd_ba11_cafe_f00d);
     let series: BTreeMap<String, Vec<f64>> = ["A", "B"]
         .iter()
@@ -404,10 +411,12 @@ fn es_memo_follows_growing_windows_and_leaving_tail_days() {
         .collect();
     let mut cfg = RiskConfig::default();
     cfg.expected_shortfall.limit_pct = 2.0;
+    cfg.expected_shortfall.action = action;
     let memo = EsMemo::over(&series);
     let mut verdicts = std::collections::BTreeSet::new();
     for end in 60..900usize {
         let mut c = ctx();
+        c.terse = end % 2 == 0;
         c.returns.clear();
         for (sym, r) in &series {
             let start = end.saturating_sub(cfg.expected_shortfall.window_days);
@@ -422,9 +431,16 @@ fn es_memo_follows_growing_windows_and_leaving_tail_days() {
         for (a, b) in plain.outcomes.iter().zip(&memoised.outcomes) {
             assert_eq!(a.value.to_bits(), b.value.to_bits(), "window ending {end}");
         }
+        for ((s, a), (t, b)) in plain.adjusted.iter().zip(&memoised.adjusted) {
+            assert_eq!((s, a.to_bits()), (t, b.to_bits()), "window ending {end}");
+        }
         verdicts.extend(memoised.outcomes.iter().map(|o| o.verdict));
     }
     // 840 days: more than 90 % carried although a tail day leaves every 17 days.
     assert!(memo.days_carried() > 760, "{}", memo.days_carried());
-    assert!(verdicts.contains(&Verdict::Pass) && verdicts.contains(&Verdict::Trim));
+    let acted = match action {
+        EsAction::Scale => Verdict::Trim,
+        EsAction::Block => Verdict::Block,
+    };
+    assert!(verdicts.contains(&Verdict::Pass) && verdicts.contains(&acted));
 }
