@@ -18,14 +18,43 @@ use crate::model::Side;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ClientOrderId(pub String);
 
+/// Append `n` in decimal, without the format machinery.
+fn push_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|d| char::from(*d)));
+}
+
 impl ClientOrderId {
     pub fn new(strategy: &str, date: NaiveDate, symbol: &str, side: Side, attempt: u32) -> Self {
         use chrono::Datelike;
         let side = side.as_str();
         let (y, m, d) = (date.year(), date.month(), date.day());
         ClientOrderId(if (0..=9999).contains(&y) {
-            // `%Y%m%d` without parsing a format string per order (a backtest makes hundreds).
-            format!("{strategy}-{y:04}{m:02}{d:02}-{symbol}-{side}-{attempt}")
+            // `%Y%m%d` spelled digit by digit: no format machinery per order (a backtest
+            // makes hundreds).
+            let mut id = String::with_capacity(strategy.len() + symbol.len() + 24);
+            id.push_str(strategy);
+            id.push('-');
+            let ymd = y as u32 * 10_000 + m * 100 + d;
+            for p in [10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1] {
+                id.push(char::from(b'0' + (ymd / p % 10) as u8));
+            }
+            id.push('-');
+            id.push_str(symbol);
+            id.push('-');
+            id.push_str(side);
+            id.push('-');
+            push_decimal(&mut id, attempt);
+            id
         } else {
             format!(
                 "{strategy}-{}-{symbol}-{side}-{attempt}",
@@ -132,6 +161,11 @@ mod tests {
             let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
             let id = super::ClientOrderId::new("s", date, "QQQ", crate::model::Side::Buy, 2);
             assert_eq!(id.0, format!("s-{}-QQQ-buy-2", date.format("%Y%m%d")));
+        }
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u32::MAX] {
+            let mut s = String::from("x");
+            super::push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
         }
     }
 

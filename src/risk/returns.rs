@@ -41,6 +41,10 @@ impl<'a> Returns<'a> {
     ) -> Option<Cow<'a, [f64]>> {
         match self.find(&symbol) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, returns)),
+            Err(i) if i == self.0.len() => {
+                self.0.push((symbol, returns));
+                None
+            }
             Err(i) => {
                 self.0.insert(i, (symbol, returns));
                 None

@@ -70,6 +70,9 @@ pub(crate) fn pct(x: f64) -> f64 {
 
 /// Non-finite target weights cannot be measured: freeze them at the current weight.
 pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Findings) {
+    if book.w.values().all(|w| w.is_finite()) {
+        return; // the usual day
+    }
     let bad: Vec<String> = book
         .w
         .iter()
@@ -91,12 +94,15 @@ pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Findings) {
 pub(crate) fn restricted(cfg: &RestrictedCfg, book: &mut Book, out: &mut Findings) {
     let listed = |s: &str| cfg.symbols.iter().any(|r| r.trim().eq_ignore_ascii_case(s));
     let start = out.len();
-    let hits: Vec<(String, f64)> = book
-        .w
-        .iter()
-        .filter(|(s, w)| **w != 0.0 && listed(s))
-        .map(|(s, w)| (s.clone(), *w))
-        .collect();
+    let hits: Vec<(String, f64)> = if cfg.symbols.is_empty() {
+        Vec::new() // nothing to look for (the usual list)
+    } else {
+        book.w
+            .iter()
+            .filter(|(s, w)| **w != 0.0 && listed(s))
+            .map(|(s, w)| (s.clone(), *w))
+            .collect()
+    };
     for (s, w) in hits {
         let msg = format!("{s} is restricted: target {:.2} % set to 0", pct(w));
         out.push(
@@ -183,13 +189,18 @@ pub(crate) fn max_weight(limit_pct: f64, book: &mut Book, out: &mut Findings) {
     let id = rule::MAX_WEIGHT_PER_SYMBOL;
     let limit = limit_pct / 100.0;
     let start = out.len();
-    let largest = book.w.values().fold(0.0f64, |m, w| m.max(w.abs()));
-    let over: Vec<(String, f64)> = book
-        .w
-        .iter()
-        .filter(|(_, w)| exceeds(w.abs(), limit))
-        .map(|(s, w)| (s.clone(), *w))
-        .collect();
+    let (largest, any_over) = book.w.values().fold((0.0f64, false), |(m, any), w| {
+        (m.max(w.abs()), any || exceeds(w.abs(), limit))
+    });
+    let over: Vec<(String, f64)> = if any_over {
+        book.w
+            .iter()
+            .filter(|(_, w)| exceeds(w.abs(), limit))
+            .map(|(s, w)| (s.clone(), *w))
+            .collect()
+    } else {
+        Vec::new() // one pass on the usual day
+    };
     for (s, w) in over {
         let before = pct(w);
         if book.frozen.contains(&s) {
