@@ -63,12 +63,19 @@ pub struct DayInputs<'a> {
 /// windows are found in one ordered walk without going back to the history.
 #[derive(Debug, Clone, Default)]
 pub struct CloseReturns {
-    returns: BTreeMap<String, Vec<f64>>,
-    /// The same symbols, in the same order: the bar dates the returns were taken from.
-    dates: Vec<Vec<NaiveDate>>,
-    /// The same symbols, in the same order: how many bars the last day asked for had (a run
-    /// asks day after day, so the next answer is found by stepping on from there).
-    seen: Vec<Cell<usize>>,
+    /// One entry per symbol, in symbol order (a list: it is walked every day of a run).
+    series: Vec<SymbolReturns>,
+}
+
+#[derive(Debug, Clone)]
+struct SymbolReturns {
+    symbol: String,
+    returns: Vec<f64>,
+    /// The bar dates the returns were taken from.
+    dates: Vec<NaiveDate>,
+    /// How many bars the last day asked for had (a run asks day after day, so the next answer
+    /// is found by stepping on from there).
+    seen: Cell<usize>,
 }
 
 /// How many of `dates` (ascending) are on or before `date`: `dates.partition_point(|d| *d <=
@@ -91,23 +98,28 @@ fn bars_through(dates: &[NaiveDate], date: NaiveDate, hint: usize) -> usize {
 
 impl CloseReturns {
     pub fn new(history: &History) -> Self {
+        // The history is a map: its series come in symbol order.
         CloseReturns {
-            returns: history
+            series: history
                 .series
                 .iter()
-                .map(|(sym, s)| {
-                    let r = s.close.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
-                    (sym.clone(), r)
+                .map(|(sym, s)| SymbolReturns {
+                    symbol: sym.clone(),
+                    returns: s.close.windows(2).map(|w| w[1] / w[0] - 1.0).collect(),
+                    dates: s.dates.clone(),
+                    seen: Cell::new(0),
                 })
                 .collect(),
-            dates: history.series.values().map(|s| s.dates.clone()).collect(),
-            seen: history.series.values().map(|_| Cell::new(0)).collect(),
         }
     }
 
     /// An ES memo for a run whose risk contexts cut their windows from these returns.
     pub fn es_memo(&self) -> risk::EsMemo<'_> {
-        risk::EsMemo::over(&self.returns)
+        risk::EsMemo::over(
+            self.series
+                .iter()
+                .map(|s| (s.symbol.as_str(), s.returns.as_slice())),
+        )
     }
 
     /// Each of `symbols` (ascending, as a map's keys are) that has bars, with its returns from
@@ -117,20 +129,14 @@ impl CloseReturns {
         symbols: impl Iterator<Item = &'s String> + 's,
         date: NaiveDate,
     ) -> impl Iterator<Item = (&'s String, &'s [f64])> + 's {
-        let mut mine = self
-            .returns
-            .iter()
-            .zip(self.dates.iter().zip(&self.seen))
-            .peekable();
+        let mut mine = self.series.iter().peekable();
         symbols.filter_map(move |sym| {
-            while mine
-                .next_if(|((s, _), _)| s.as_str() < sym.as_str())
-                .is_some()
-            {}
-            let ((s, r), (dates, seen)) = mine.next_if(|((s, _), _)| *s == sym)?;
-            let closes = bars_through(dates, date, seen.get());
-            seen.set(closes);
-            Some((s, r.get(..closes.saturating_sub(1)).unwrap_or(&[])))
+            while mine.next_if(|s| s.symbol.as_str() < sym.as_str()).is_some() {}
+            let s = mine.next_if(|s| s.symbol == *sym)?;
+            let closes = bars_through(&s.dates, date, s.seen.get());
+            s.seen.set(closes);
+            let r = &s.returns;
+            Some((&s.symbol, r.get(..closes.saturating_sub(1)).unwrap_or(&[])))
         })
     }
 }

@@ -78,12 +78,12 @@ fn offset_in(series: &[f64], window: &[f64]) -> Option<usize> {
 
 impl<'r> EsMemo<'r> {
     /// A memo for windows cut from `series`.
-    pub fn over(series: &'r BTreeMap<String, Vec<f64>>) -> Self {
+    pub fn over(series: impl IntoIterator<Item = (&'r str, &'r [f64])>) -> Self {
+        let mut series: Vec<(&'r str, &'r [f64])> = series.into_iter().collect();
+        // Looked up by symbol (binary search) when a book is first seen.
+        series.sort_by(|a, b| a.0.cmp(b.0));
         EsMemo {
-            series: series
-                .iter()
-                .map(|(s, r)| (s.as_str(), r.as_slice()))
-                .collect(),
+            series,
             books: RefCell::new(Vec::with_capacity(BOOKS + 1)),
             carried: Cell::new(0),
         }

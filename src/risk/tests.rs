@@ -292,7 +292,7 @@ fn es_memo_over_400_days(copied: bool, nan: bool) {
         series.get_mut("B").expect("B")[700] = f64::NAN;
     }
     let series = series;
-    let memo = EsMemo::over(&series);
+    let memo = EsMemo::over(series.iter().map(|(s, r)| (s.as_str(), r.as_slice())));
     let mut verdicts = std::collections::BTreeSet::new();
     for day in 0..400 {
         let end = 500 + day;
@@ -363,7 +363,7 @@ fn es_memo_picks_up_a_book_it_comes_back_to() {
         })
         .collect();
     let cfg = RiskConfig::default();
-    let memo = EsMemo::over(&series);
+    let memo = EsMemo::over(series.iter().map(|(s, r)| (s.as_str(), r.as_slice())));
     for day in 0..20 {
         let mut c = ctx();
         c.returns.clear();
@@ -412,7 +412,7 @@ fn es_memo_over_growing_windows(action: EsAction) {
     let mut cfg = RiskConfig::default();
     cfg.expected_shortfall.limit_pct = 2.0;
     cfg.expected_shortfall.action = action;
-    let memo = EsMemo::over(&series);
+    let memo = EsMemo::over(series.iter().map(|(s, r)| (s.as_str(), r.as_slice())));
     let mut verdicts = std::collections::BTreeSet::new();
     for end in 60..900usize {
         let mut c = ctx();
