@@ -197,6 +197,18 @@ fn bar_on(history: &History, symbol: &str, date: NaiveDate) -> Option<(f64, f64)
     Some((s.open[i], s.close[i]))
 }
 
+/// Make `dst` equal to `src`. Usually they hold the same symbols (yesterday's quotes or
+/// positions): then only the values are copied, and no symbol is cloned again.
+fn assign_map<V: Copy>(dst: &mut BTreeMap<String, V>, src: &BTreeMap<String, V>) {
+    if dst.len() == src.len() && dst.keys().zip(src.keys()).all(|(a, b)| a == b) {
+        dst.values_mut()
+            .zip(src.values())
+            .for_each(|(d, s)| *d = *s);
+    } else {
+        dst.clone_from(src);
+    }
+}
+
 /// Same symbols with bit-identical weights (so a shared map is exactly the day's own).
 fn same_weights(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> bool {
     a.len() == b.len()
@@ -293,7 +305,7 @@ pub fn run<'a>(
             .extend(risk_outcomes.into_iter().map(|o| (date, o)));
         if rebalance && fill_date.is_some() {
             out.rebalance_dates.push(date);
-            sim.quotes = fill_prices.into_owned();
+            assign_map(&mut sim.quotes, &fill_prices);
             for o in &orders {
                 let id =
                     ClientOrderId::new(&spec.pipeline.strategy_tag, date, &o.symbol, o.side, 1);
@@ -334,7 +346,7 @@ pub fn run<'a>(
                 }
             }
             holdings.cash_cents = sim.book.cash_cents;
-            holdings.positions.clone_from(&sim.book.positions);
+            assign_map(&mut holdings.positions, &sim.book.positions);
             last_targets = Some(final_targets.clone());
         }
         out.decisions.push((dec, final_targets));
@@ -393,6 +405,25 @@ mod tests {
 
     /// Three symbols with gaps (and one starting late): stepping the cursors day by day gives
     /// `History::last_closes` exactly, and the fill prices are each symbol's bar on the date.
+    /// Assigning a map copies values over the same symbols and replaces a different set.
+    #[test]
+    fn assign_map_equals_its_source() {
+        let m = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            pairs.iter().map(|(s, v)| (s.to_string(), *v)).collect()
+        };
+        let mut dst = m(&[("A", 1), ("B", 2)]);
+        for src in [
+            m(&[("A", 3), ("B", 4)]),
+            m(&[("A", 5), ("C", 6)]),
+            m(&[("A", 7)]),
+            m(&[]),
+            m(&[("B", 8), ("D", 9), ("E", 1)]),
+        ] {
+            assign_map(&mut dst, &src);
+            assert_eq!(dst, src);
+        }
+    }
+
     #[test]
     fn cursors_match_searching_with_gaps_and_late_starts() {
         let start = NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
