@@ -19,6 +19,7 @@ impl<'a> Returns<'a> {
         Returns(Vec::with_capacity(n))
     }
 
+    #[inline]
     fn find(&self, symbol: &str) -> Result<usize, usize> {
         // Built in symbol order: a new symbol usually goes last.
         match self.0.last() {
@@ -34,6 +35,7 @@ impl<'a> Returns<'a> {
 
     /// Set the returns of `symbol`, giving back the ones it replaces. Appending in symbol
     /// order (how a context is built) moves nothing.
+    #[inline]
     pub fn insert(
         &mut self,
         symbol: Cow<'a, str>,
