@@ -29,8 +29,9 @@ pub fn load(
 ) -> Result<History, HistoryError> {
     let mut h = History::default();
     for sym in symbols {
+        let adjusted = matches!(field, PriceField::AdjClose);
         let mut cols = store
-            .read_prices(sym)?
+            .read_prices(sym, adjusted)?
             .ok_or_else(|| HistoryError::Missing {
                 symbol: sym.clone(),
                 dir: store.dir.display().to_string(),
@@ -42,10 +43,11 @@ pub fn load(
             cols.dates.partition_point(|d| *d <= t)
         });
         let range = from..to.max(from);
-        if let PriceField::AdjClose = field {
+        if adjusted {
             // Total-return mode scales the whole bar by adj_close / close.
+            let adj = cols.adj_close.take().unwrap_or_default();
             for i in range.clone() {
-                let k = match cols.adj_close[i] {
+                let k = match adj.get(i).copied().flatten() {
                     Some(a) => a / cols.close[i],
                     None => {
                         return Err(HistoryError::NoAdjClose {
@@ -97,4 +99,60 @@ pub fn load_for_strategy(
         cfg.strategy.history_start,
         through,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::Bar;
+
+    fn bar(day: u32, close: f64, adj_close: Option<f64>) -> Bar {
+        Bar {
+            date: NaiveDate::from_ymd_opt(2024, 3, day).expect("date"),
+            open: close - 1.0,
+            high: close + 2.0,
+            low: close - 2.0,
+            close,
+            volume: 1000.0,
+            adj_close,
+            dividend: 0.0,
+            split_factor: 1.0,
+            provisional: false,
+        }
+    }
+
+    /// Plain closes leave the bars as stored; total-return mode scales each whole bar by
+    /// adj_close / close, and a bar in the window without an adjusted close is an error that
+    /// names it (a bar before the window is not read).
+    #[test]
+    fn total_return_mode_scales_each_bar_by_its_adjustment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = BarStore::new(dir.path());
+        let bars = vec![
+            bar(1, 10.0, None),
+            bar(4, 20.0, Some(10.0)),
+            bar(5, 40.0, Some(30.0)),
+        ];
+        store
+            .write_many(&BTreeMap::from([("A".to_string(), bars)]))
+            .expect("write");
+        let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).expect("date");
+        let syms = ["A".to_string()];
+        let plain = load(&store, &syms, PriceField::Close, day(1), None).expect("plain");
+        assert_eq!(plain.series["A"].close, [10.0, 20.0, 40.0]);
+        let tr = load(&store, &syms, PriceField::AdjClose, day(2), None).expect("adjusted");
+        let s = &tr.series["A"];
+        assert_eq!(s.close, [10.0, 30.0]);
+        assert_eq!(s.open, [9.5, 29.25]);
+        assert_eq!(s.high, [11.0, 31.5]);
+        assert_eq!(s.low, [9.0, 28.5]);
+        assert_eq!(s.volume, [1000.0, 1000.0]);
+        let e = load(&store, &syms, PriceField::AdjClose, day(1), None).expect_err("no adj");
+        assert!(
+            matches!(&e, HistoryError::NoAdjClose { symbol, date } if symbol == "A" && *date == day(1)),
+            "{e}"
+        );
+    }
 }

@@ -91,13 +91,18 @@ impl BarStore {
         read_file(&path).map(Some)
     }
 
-    /// The price columns of a symbol (what decisions read); `Ok(None)` when it has no file.
-    pub fn read_prices(&self, symbol: &str) -> Result<Option<PriceColumns>, StoreError> {
+    /// The price columns of a symbol (what decisions read), with the adjusted close only when
+    /// `adj_close` asks for it; `Ok(None)` when the symbol has no file.
+    pub fn read_prices(
+        &self,
+        symbol: &str,
+        adj_close: bool,
+    ) -> Result<Option<PriceColumns>, StoreError> {
         let path = self.path_of(symbol);
         if !path.exists() {
             return Ok(None);
         }
-        read_price_file(&path).map(Some)
+        read_price_file(&path, adj_close).map(Some)
     }
 
     /// [`BarStore::read`] of many symbols, spread over the machine's cores (each file is small
@@ -205,9 +210,11 @@ pub struct PriceColumns {
     pub low: Vec<f64>,
     pub close: Vec<f64>,
     pub volume: Vec<f64>,
-    pub adj_close: Vec<Option<f64>>,
+    /// `None` when not asked for (a strategy on plain closes never reads it).
+    pub adj_close: Option<Vec<Option<f64>>>,
 }
 
+/// The adjusted close last: it is read only when asked for.
 const PRICE_COLUMNS: [&str; 7] = [
     "date",
     "open",
@@ -220,14 +227,19 @@ const PRICE_COLUMNS: [&str; 7] = [
 
 /// Read the price columns of one bar file, with [`read_file`]'s checks on them (no null
 /// date or price, dates strictly ascending).
-pub fn read_price_file(path: &Path) -> Result<PriceColumns, StoreError> {
+pub fn read_price_file(path: &Path, adj_close: bool) -> Result<PriceColumns, StoreError> {
     let rerr = |message: String| StoreError::Read {
         path: path.display().to_string(),
         message,
     };
     let file = File::open(path).map_err(|e| rerr(e.to_string()))?;
+    let wanted = if adj_close {
+        &PRICE_COLUMNS[..]
+    } else {
+        &PRICE_COLUMNS[..PRICE_COLUMNS.len() - 1]
+    };
     let df = ParquetReader::new(file)
-        .with_columns(Some(PRICE_COLUMNS.iter().map(|c| c.to_string()).collect()))
+        .with_columns(Some(wanted.iter().map(|c| c.to_string()).collect()))
         .read_parallel(ParallelStrategy::None)
         .finish()
         .map_err(|e| rerr(format!("not a readable parquet bar file: {e}")))?;
@@ -238,7 +250,11 @@ pub fn read_price_file(path: &Path) -> Result<PriceColumns, StoreError> {
         low: required_f64(&df, "low").map_err(rerr)?,
         close: required_f64(&df, "close").map_err(rerr)?,
         volume: required_f64(&df, "volume").map_err(rerr)?,
-        adj_close: optional_f64(&df, "adj_close").map_err(rerr)?,
+        adj_close: if adj_close {
+            Some(optional_f64(&df, "adj_close").map_err(rerr)?)
+        } else {
+            None
+        },
     };
     ascending(&cols.dates).map_err(rerr)?;
     Ok(cols)
@@ -505,7 +521,7 @@ mod tests {
             .write_many(&BTreeMap::from([("ABC".to_string(), bars)]))
             .expect("write");
         let full = store.read("ABC").expect("read").expect("file");
-        let cols = store.read_prices("ABC").expect("read").expect("file");
+        let cols = store.read_prices("ABC", true).expect("read").expect("file");
         assert_eq!(cols.dates, full.iter().map(|b| b.date).collect::<Vec<_>>());
         assert_eq!(cols.open, full.iter().map(|b| b.open).collect::<Vec<_>>());
         assert_eq!(cols.high, full.iter().map(|b| b.high).collect::<Vec<_>>());
@@ -517,9 +533,20 @@ mod tests {
         );
         assert_eq!(
             cols.adj_close,
-            full.iter().map(|b| b.adj_close).collect::<Vec<_>>()
+            Some(full.iter().map(|b| b.adj_close).collect::<Vec<_>>())
         );
-        assert_eq!(store.read_prices("NONE").expect("no error"), None);
+        let plain = store
+            .read_prices("ABC", false)
+            .expect("read")
+            .expect("file");
+        assert_eq!(
+            plain,
+            PriceColumns {
+                adj_close: None,
+                ..cols
+            }
+        );
+        assert_eq!(store.read_prices("NONE", true).expect("no error"), None);
     }
 
     #[test]
@@ -531,7 +558,7 @@ mod tests {
         df.with_column(Column::new("close".into(), [Some(10.0), None]))
             .expect("replace close");
         write_frame(&store.path_of("N"), df);
-        let e = store.read_prices("N").expect_err("null close");
+        let e = store.read_prices("N", false).expect_err("null close");
         assert!(
             e.to_string().contains("N.parquet")
                 && e.to_string().contains("column `close` row 1: null"),
@@ -539,7 +566,7 @@ mod tests {
         );
         let df = to_frame("U", &[bar(day(3), 10.0, None), bar(day(2), 11.0, None)]).expect("frame");
         write_frame(&store.path_of("U"), df);
-        let e = store.read_prices("U").expect_err("unordered");
+        let e = store.read_prices("U", false).expect_err("unordered");
         assert!(
             e.to_string()
                 .contains("not strictly ascending at 2024-01-02 after 2024-01-03"),
