@@ -216,15 +216,6 @@ impl Top {
         self.worst[self.k - 1]
     }
 
-    /// The first `k` values (all of them when there are fewer), as a list of `k`.
-    pub(crate) fn first(&self, k: usize) -> Top {
-        let mut top = Top::new(k.min(64));
-        let n = self.len.min(top.k);
-        top.worst[..n].copy_from_slice(&self.worst[..n]);
-        top.len = n;
-        top
-    }
-
     /// How many values the list keeps when full.
     pub(crate) fn capacity(&self) -> usize {
         self.k

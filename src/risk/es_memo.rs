@@ -22,7 +22,7 @@
 //! non-finite value) takes the full path. Pure: a cache, not an input; a run with and without
 //! it decides the same (tested).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::collections::BTreeMap;
 
 use super::RiskContext;
@@ -56,6 +56,44 @@ struct Day {
     n: usize,
     /// The worst days of the window, more than the tail needs (see [`kept`]).
     tail: Top,
+}
+
+/// A day's legs: `(symbol, weight, returns)`. A regime book has a few, kept on the stack;
+/// a larger book spills to the heap.
+#[allow(clippy::large_enum_variant)] // the inline variant is the point: one per call, on the stack
+enum LegBuf<'a> {
+    Stack([(&'a str, f64, &'a [f64]); 8], usize),
+    Heap(Vec<(&'a str, f64, &'a [f64])>),
+}
+
+impl Default for LegBuf<'_> {
+    fn default() -> Self {
+        LegBuf::Stack([("", 0.0, &[]); 8], 0)
+    }
+}
+
+impl<'a> LegBuf<'a> {
+    fn push(&mut self, leg: (&'a str, f64, &'a [f64])) {
+        match self {
+            LegBuf::Stack(a, n) if *n < a.len() => {
+                a[*n] = leg;
+                *n += 1;
+            }
+            LegBuf::Stack(a, n) => {
+                let mut v = a[..*n].to_vec();
+                v.push(leg);
+                *self = LegBuf::Heap(v);
+            }
+            LegBuf::Heap(v) => v.push(leg),
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [(&'a str, f64, &'a [f64])] {
+        match self {
+            LegBuf::Stack(a, n) => &mut a[..*n],
+            LegBuf::Heap(v) => v,
+        }
+    }
 }
 
 /// `Σ w_s · r_s` of one day from its `(w_s, r_s)` terms in book order, accumulated exactly as
@@ -114,20 +152,21 @@ impl<'r> EsMemo<'r> {
         ctx: &RiskContext,
         cfg: &EsCfg,
         alpha: f64,
-    ) -> Option<Worst> {
+    ) -> Option<Worst<'_>> {
         // The weighted symbols with their return windows, in one walk of the two ordered maps
         // (a weighted symbol without returns: the full path reports it).
         let mut series = ctx.returns.iter().peekable();
         // (symbol, weight, returns; then today's window of them)
-        let mut legs: Vec<(&str, f64, &[f64])> = Vec::with_capacity(book.len());
+        let mut buf = LegBuf::default();
         for (sym, &w) in book.iter().filter(|(_, w)| **w != 0.0) {
             if !w.is_finite() {
                 return None;
             }
             while series.next_if(|(s, _)| *s < sym.as_str()).is_some() {}
             let (_, r) = series.next_if(|(s, _)| *s == sym.as_str())?;
-            legs.push((sym.as_str(), w, r));
+            buf.push((sym.as_str(), w, r));
         }
+        let legs = buf.as_mut_slice();
         let n = legs
             .iter()
             .fold(cfg.window_days, |n, (_, _, r)| n.min(r.len()));
@@ -136,15 +175,16 @@ impl<'r> EsMemo<'r> {
         if legs.is_empty() || n < cfg.min_observations.max(2) || k > 64 {
             return None;
         }
-        for (_, _, r) in &mut legs {
+        for (_, _, r) in legs.iter_mut() {
             *r = &r[r.len() - n..];
         }
+        let legs = &*legs;
         let mut books = self.books.borrow_mut();
         // The last measurement of this same book, if it was taken on an earlier day.
-        match books.iter().position(|day| self.same_book(day, &legs)) {
+        match books.iter().position(|day| self.same_book(day, legs)) {
             Some(i) => {
                 let day = &mut books[i];
-                let measured = if self.carry(day, &legs, n, k) {
+                let measured = if self.carry(day, legs, n, k) {
                     self.carried.set(self.carried.get() + 1);
                     true
                 } else if let Some(tail) = full_tail(book, ctx, n, kept(k)) {
@@ -155,7 +195,7 @@ impl<'r> EsMemo<'r> {
                 };
                 // Today's windows become the remembered ones (they lie in its series).
                 day.n = n;
-                let moved = day.legs.iter_mut().zip(&legs).all(|(leg, (_, _, window))| {
+                let moved = day.legs.iter_mut().zip(legs).all(|(leg, (_, _, window))| {
                     offset_in(self.series[leg.1].1, window)
                         .map(|off| leg.2 = off)
                         .is_some()
@@ -166,13 +206,15 @@ impl<'r> EsMemo<'r> {
                     return None;
                 }
                 // Most recent first (usually it already is).
-                books[..=i].rotate_right(1);
+                if i > 0 {
+                    books[..=i].rotate_right(1);
+                }
             }
             None => {
                 // A book not seen lately: find each window in its symbol's series (a window
                 // that lies elsewhere, e.g. a copy, is never remembered).
                 let mut day_legs = Vec::with_capacity(legs.len());
-                for (sym, w, window) in &legs {
+                for (sym, w, window) in legs {
                     let i = self.series.binary_search_by(|(s, _)| s.cmp(sym)).ok()?;
                     day_legs.push((w.to_bits(), i, offset_in(self.series[i].1, window)?));
                 }
@@ -191,8 +233,12 @@ impl<'r> EsMemo<'r> {
                 );
             }
         }
-        let kept = &books.first()?.tail;
-        (kept.values().len() >= k).then(|| Worst(kept.first(k)))
+        drop(books);
+        Ref::filter_map(self.books.borrow(), |books| {
+            books.first()?.tail.values().get(..k)
+        })
+        .ok()
+        .map(Worst)
     }
 
     /// Bring an earlier day's tail of the same book to today's windows of `n` days (tail size
@@ -258,12 +304,13 @@ impl<'r> EsMemo<'r> {
 
 /// Today's worst `k` daily losses of a book, largest first, exactly as the full path finds
 /// them in the book's daily returns.
-pub(crate) struct Worst(Top);
+/// Borrowed from the memo's newest book (the one just measured).
+pub(crate) struct Worst<'m>(Ref<'m, [f64]>);
 
-impl Worst {
+impl Worst<'_> {
     /// The historical ES: their mean, summed largest first as [`es::historical_var_es`] does.
     pub(crate) fn es(&self) -> f64 {
-        let v = self.0.values();
+        let v = &*self.0;
         v.iter().sum::<f64>() / v.len() as f64
     }
 
@@ -271,7 +318,7 @@ impl Worst {
     /// scaled book finds it: its daily returns are `c·r` (rounded), rounding keeps their order,
     /// so its worst days are these, each `c·l`, summed in the same order.
     pub(crate) fn es_scaled(&self, c: f64) -> f64 {
-        let v = self.0.values();
+        let v = &*self.0;
         v.iter().map(|l| c * l).sum::<f64>() / v.len() as f64
     }
 }

@@ -444,3 +444,38 @@ fn es_memo_over_growing_windows(action: EsAction) {
     };
     assert!(verdicts.contains(&Verdict::Pass) && verdicts.contains(&acted));
 }
+
+/// A book of more legs than the memo keeps on the stack (12) is carried all the same.
+#[test]
+fn es_memo_carries_a_book_of_many_symbols() {
+    let mut rng = crate::test_rng::XorShift::new(0x1ea5_e0f1_0ca1);
+    let names: Vec<String> = (0..12).map(|i| format!("S{i:02}")).collect();
+    let series: BTreeMap<String, Vec<f64>> = names
+        .iter()
+        .map(|s| {
+            let r = (0..700)
+                .map(|_| rng.below(2001) as f64 / 100_000.0 - 0.01)
+                .collect();
+            (s.clone(), r)
+        })
+        .collect();
+    let cfg = RiskConfig::default();
+    let memo = EsMemo::over(series.iter().map(|(s, r)| (s.as_str(), r.as_slice())));
+    let book: BTreeMap<String, f64> = names.iter().map(|s| (s.clone(), 1.0 / 24.0)).collect();
+    for end in 500..700usize {
+        let mut c = ctx();
+        c.returns.clear();
+        for (sym, r) in &series {
+            c.returns
+                .insert(sym.as_str().into(), Cow::Borrowed(&r[end - 500..end]));
+        }
+        let plain = check_targets(&cfg, &c, &book);
+        c.es_memo = Some(&memo);
+        let memoised = check_targets(&cfg, &c, &book);
+        assert_eq!(plain, memoised, "window ending {end}");
+        for (a, b) in plain.outcomes.iter().zip(&memoised.outcomes) {
+            assert_eq!(a.value.to_bits(), b.value.to_bits(), "window ending {end}");
+        }
+    }
+    assert!(memo.days_carried() > 150, "{}", memo.days_carried());
+}
