@@ -98,7 +98,7 @@ pub(crate) fn expected_shortfall(
     let id = rule::EXPECTED_SHORTFALL;
     let (alpha, limit_pct) = (cfg.confidence_pct / 100.0, cfg.limit_pct);
     // All cash: Σ|w| = 0 exactly when every weight is 0 (a NaN weight is neither).
-    if book.weights().all(|w| w == 0.0) {
+    if book.w.values().all(|w| *w == 0.0) {
         out.pass(id, 0.0, limit_pct, || "all cash: no ES".into());
         return;
     }

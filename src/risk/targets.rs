@@ -13,58 +13,18 @@ use super::{Findings, RiskContext, RuleOutcome, Verdict, exceeds, rule};
 pub(crate) struct Book<'t> {
     pub w: Cow<'t, BTreeMap<String, f64>>,
     pub frozen: BTreeSet<String>,
-    /// The caller's weights in symbol order, copied once for the rules that only sum or scan
-    /// them (a small book; `None` for a large one). Valid while `w` is still borrowed: a rule
-    /// that changes a weight makes `w` owned, and from then on the map is read.
-    copied: Option<([f64; COPIED], usize)>,
-}
-
-/// Books up to this size have their weights copied (a regime book holds a handful).
-const COPIED: usize = 16;
-
-/// A book's weights in symbol order, from the copy or from the map.
-pub(crate) enum Weights<'a> {
-    Copy(std::slice::Iter<'a, f64>),
-    Map(std::collections::btree_map::Values<'a, String, f64>),
-}
-
-impl Iterator for Weights<'_> {
-    type Item = f64;
-
-    fn next(&mut self) -> Option<f64> {
-        match self {
-            Weights::Copy(it) => it.next().copied(),
-            Weights::Map(it) => it.next().copied(),
-        }
-    }
 }
 
 impl<'t> Book<'t> {
     pub fn new(targets: &'t BTreeMap<String, f64>) -> Self {
-        let copied = (targets.len() <= COPIED).then(|| {
-            let mut a = [0.0; COPIED];
-            a.iter_mut()
-                .zip(targets.values())
-                .for_each(|(d, w)| *d = *w);
-            (a, targets.len())
-        });
         Book {
             w: Cow::Borrowed(targets),
             frozen: BTreeSet::new(),
-            copied,
-        }
-    }
-
-    /// The weights in symbol order (the same values, in the same order, as `w.values()`).
-    pub(crate) fn weights(&self) -> Weights<'_> {
-        match (&self.w, &self.copied) {
-            (Cow::Borrowed(_), Some((a, n))) => Weights::Copy(a[..*n].iter()),
-            _ => Weights::Map(self.w.values()),
         }
     }
 
     pub(crate) fn gross(&self) -> f64 {
-        self.weights().map(f64::abs).sum()
+        self.w.values().map(|w| w.abs()).sum()
     }
 
     /// (Σ over frozen, Σ over free) of `f(w)`.
@@ -110,7 +70,7 @@ pub(crate) fn pct(x: f64) -> f64 {
 
 /// Non-finite target weights cannot be measured: freeze them at the current weight.
 pub(crate) fn inputs(ctx: &RiskContext, book: &mut Book, out: &mut Findings) {
-    if book.weights().all(f64::is_finite) {
+    if book.w.values().all(|w| w.is_finite()) {
         return; // the usual day
     }
     let bad: Vec<String> = book
@@ -229,7 +189,7 @@ pub(crate) fn max_weight(limit_pct: f64, book: &mut Book, out: &mut Findings) {
     let id = rule::MAX_WEIGHT_PER_SYMBOL;
     let limit = limit_pct / 100.0;
     let start = out.len();
-    let (largest, any_over) = book.weights().fold((0.0f64, false), |(m, any), w| {
+    let (largest, any_over) = book.w.values().fold((0.0f64, false), |(m, any), w| {
         (m.max(w.abs()), any || exceeds(w.abs(), limit))
     });
     let over: Vec<(String, f64)> = if any_over {
@@ -362,7 +322,7 @@ pub(crate) fn drawdown(cfg: &DrawdownCfg, ctx: &RiskContext, book: &mut Book, ou
 pub(crate) fn min_cash(limit_pct: f64, book: &mut Book, out: &mut Findings) {
     let id = rule::MIN_CASH_PCT;
     let floor = limit_pct / 100.0;
-    let cash = 1.0 - book.weights().sum::<f64>();
+    let cash = 1.0 - book.w.values().sum::<f64>();
     if !exceeds(floor, cash) {
         out.pass(id, pct(cash), limit_pct, || {
             format!("cash {:.2} % at or above {limit_pct} %", pct(cash))

@@ -284,24 +284,3 @@ fn non_finite_target_is_frozen_by_inputs() {
     assert!(close(r.adjusted["A"], 0.1));
     assert_eq!(verdict_of(&r.outcomes, rule::INPUTS), [Verdict::Block]);
 }
-
-/// The copied weights are the map's, in its order, until a rule changes one; from then on
-/// (and for a book too large to copy) the map itself is read.
-#[test]
-fn book_weights_follow_the_map_through_changes() {
-    let small = w(&[("A", 0.5), ("B", -0.25), ("C", 0.0)]);
-    let large: BTreeMap<String, f64> = (0..20).map(|i| (format!("S{i:02}"), i as f64)).collect();
-    for targets in [&small, &large] {
-        let mut book = Book::new(targets);
-        let values = |b: &Book| b.w.values().copied().collect::<Vec<f64>>();
-        assert_eq!(book.weights().collect::<Vec<_>>(), values(&book));
-        book.w.to_mut().insert("A".into(), 0.125);
-        assert_eq!(book.weights().collect::<Vec<_>>(), values(&book));
-        book.scale_free(0.5);
-        assert_eq!(book.weights().collect::<Vec<_>>(), values(&book));
-        assert_eq!(
-            book.gross().to_bits(),
-            book.w.values().map(|w| w.abs()).sum::<f64>().to_bits()
-        );
-    }
-}
