@@ -424,16 +424,7 @@ fn es_memo_over_growing_windows(action: EsAction) {
                 .insert(sym.as_str().into(), Cow::Borrowed(&r[start..end]));
         }
         let book = w(&[("A", 0.4), ("B", 0.3)]);
-        let plain = check_targets(&cfg, &c, &book);
-        c.es_memo = Some(&memo);
-        let memoised = check_targets(&cfg, &c, &book);
-        assert_eq!(plain, memoised, "window ending {end}");
-        for (a, b) in plain.outcomes.iter().zip(&memoised.outcomes) {
-            assert_eq!(a.value.to_bits(), b.value.to_bits(), "window ending {end}");
-        }
-        for ((s, a), (t, b)) in plain.adjusted.iter().zip(&memoised.adjusted) {
-            assert_eq!((s, a.to_bits()), (t, b.to_bits()), "window ending {end}");
-        }
+        let memoised = memo_matches_full_path(&cfg, c, &book, &memo, end);
         verdicts.extend(memoised.outcomes.iter().map(|o| o.verdict));
     }
     // 840 days: more than 90 % carried although a tail day leaves every 17 days.
@@ -469,13 +460,29 @@ fn es_memo_carries_a_book_of_many_symbols() {
             c.returns
                 .insert(sym.as_str().into(), Cow::Borrowed(&r[end - 500..end]));
         }
-        let plain = check_targets(&cfg, &c, &book);
-        c.es_memo = Some(&memo);
-        let memoised = check_targets(&cfg, &c, &book);
-        assert_eq!(plain, memoised, "window ending {end}");
-        for (a, b) in plain.outcomes.iter().zip(&memoised.outcomes) {
-            assert_eq!(a.value.to_bits(), b.value.to_bits(), "window ending {end}");
-        }
+        memo_matches_full_path(&cfg, c, &book, &memo, end);
     }
     assert!(memo.days_carried() > 150, "{}", memo.days_carried());
+}
+
+/// Check `book` in `c` without and then with `memo`: equal outcomes and targets, every value
+/// and weight to the bit (the contexts here hold no NaN). Gives back the memoised check.
+fn memo_matches_full_path<'a>(
+    cfg: &RiskConfig,
+    mut c: RiskContext<'a>,
+    book: &BTreeMap<String, f64>,
+    memo: &'a EsMemo<'a>,
+    end: usize,
+) -> TargetCheck {
+    let plain = check_targets(cfg, &c, book);
+    c.es_memo = Some(memo);
+    let memoised = check_targets(cfg, &c, book);
+    assert_eq!(plain, memoised, "window ending {end}");
+    for (a, b) in plain.outcomes.iter().zip(&memoised.outcomes) {
+        assert_eq!(a.value.to_bits(), b.value.to_bits(), "window ending {end}");
+    }
+    for ((s, a), (t, b)) in plain.adjusted.iter().zip(&memoised.adjusted) {
+        assert_eq!((s, a.to_bits()), (t, b.to_bits()), "window ending {end}");
+    }
+    memoised
 }
