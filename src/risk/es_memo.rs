@@ -303,8 +303,8 @@ impl<'r> EsMemo<'r> {
 }
 
 /// Today's worst `k` daily losses of a book, largest first, exactly as the full path finds
-/// them in the book's daily returns.
-/// Borrowed from the memo's newest book (the one just measured).
+/// them in the book's daily returns: lent by the memo from its newest book (the one just
+/// measured).
 pub(crate) struct Worst<'m>(Ref<'m, [f64]>);
 
 impl Worst<'_> {

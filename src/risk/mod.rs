@@ -37,10 +37,11 @@
 //! the order count runs after everything that can remove orders so it cuts as little as possible.
 //!
 //! Every enabled rule yields at least one [`RuleOutcome`] (a `pass` when it did nothing, unless
-//! the context is [`RiskContext::terse`]); disabled rules yield none. `value` and `limit` are in the unit of the rule's config: percent for `_pct`
-//! rules, weights and ES; a ratio for leverage; dollars for notional; counts for counts. A value
-//! that could not be measured is NaN (serialised as `null` in JSON). Comparisons allow 1e-9
-//! relative (plus 1e-12 absolute) slack so float noise never flips a verdict: a value exactly at its limit passes.
+//! the context is [`RiskContext::terse`]); disabled rules yield none. `value` and `limit` are in
+//! the unit of the rule's config: percent for `_pct` rules, weights and ES; a ratio for
+//! leverage; dollars for notional; counts for counts. A value that could not be measured is NaN
+//! (serialised as `null` in JSON). Comparisons allow 1e-9 relative (plus 1e-12 absolute) slack
+//! so float noise never flips a verdict: a value exactly at its limit passes.
 
 pub mod activity;
 pub mod config;
@@ -197,8 +198,9 @@ pub struct RiskContext<'a> {
     /// rule's line every day was a third of its run time, and keeping a pass per rule per day
     /// most of its memory). Verdicts, figures and targets are the same either way.
     pub terse: bool,
-    /// Yesterday's ES measurement of the same run, carried forward when today's windows are
-    /// yesterday's moved on by a day (a backtest; daily jobs have none). Changes no figure.
+    /// The run's ES memo: earlier measurements of the same books, carried forward when today's
+    /// windows are theirs moved on or grown (a backtest; daily jobs have none). Changes no
+    /// figure.
     #[serde(skip)]
     pub es_memo: Option<&'a EsMemo<'a>>,
 }
