@@ -1,0 +1,181 @@
+//! Tests of the bar store: writes and reads, the price columns, bad files.
+
+use super::*;
+use crate::model::Bar;
+
+fn day(n: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 1, n).expect("date")
+}
+
+fn date_frame(days: Vec<Option<i32>>) -> DataFrame {
+    let col = Series::new("date".into(), days)
+        .cast(&DataType::Date)
+        .expect("date column");
+    DataFrame::new(col.len(), vec![col.into()]).expect("frame")
+}
+
+/// Stepping from the previous row gives each day number's own date: over year ends, leap
+/// days, gaps of one to seven days, longer gaps and going backwards.
+#[test]
+fn dates_step_from_row_to_row_exactly() {
+    let mut n: i32 = to_days(NaiveDate::from_ymd_opt(1999, 12, 20).expect("date"));
+    let mut days = Vec::new();
+    for step in [1, 1, 3, 7, 8, 30, 2, 1, 400, 5, -3, 6, 1, 366, 4] {
+        for _ in 0..40 {
+            n += step;
+            days.push(Some(n));
+        }
+    }
+    let got = dates_of(&date_frame(days.clone())).expect("dates");
+    let want: Vec<NaiveDate> = days.iter().flatten().map(|d| from_days(*d)).collect();
+    assert_eq!(got, want);
+    let err = dates_of(&date_frame(vec![Some(1), None])).expect_err("null");
+    assert!(err.contains("row 1: null"), "{err}");
+    let err = dates_of(&date_frame(vec![Some(1), Some(i32::MAX)])).expect_err("range");
+    assert!(
+        err.contains("row 1") && err.contains("out of range"),
+        "{err}"
+    );
+}
+
+fn bar(date: NaiveDate, close: f64, adj: Option<f64>) -> Bar {
+    Bar {
+        date,
+        open: close - 1.0,
+        high: close + 2.0,
+        low: close - 2.0,
+        close,
+        volume: close * 10.0,
+        adj_close: adj,
+        dividend: 0.1,
+        split_factor: 1.0,
+        provisional: false,
+    }
+}
+
+fn write_frame(path: &Path, mut df: DataFrame) {
+    let mut f = File::create(path).expect("create");
+    ParquetWriter::new(&mut f).finish(&mut df).expect("write");
+}
+
+#[test]
+fn day_numbers_round_trip_and_refuse_out_of_range() {
+    for d in [
+        day(2),
+        NaiveDate::from_ymd_opt(1970, 1, 1).expect("d"),
+        NaiveDate::from_ymd_opt(1900, 3, 1).expect("d"),
+    ] {
+        assert_eq!(days_to_date(to_days(d)), Some(d));
+    }
+    assert_eq!(to_days(NaiveDate::from_ymd_opt(1970, 1, 2).expect("d")), 1);
+    assert_eq!(days_to_date(i32::MAX), None);
+    assert_eq!(from_days(i32::MIN), NaiveDate::MIN);
+}
+
+#[test]
+fn price_columns_match_the_full_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = BarStore::new(dir.path());
+    let bars: Vec<Bar> = (2..20)
+        .map(|d| {
+            bar(
+                day(d),
+                f64::from(d) * 3.5,
+                (d % 3 == 0).then_some(f64::from(d)),
+            )
+        })
+        .collect();
+    store
+        .write_many(&BTreeMap::from([("ABC".to_string(), bars)]))
+        .expect("write");
+    let full = store.read("ABC").expect("read").expect("file");
+    let cols = store.read_prices("ABC", true).expect("read").expect("file");
+    assert_eq!(cols.dates, full.iter().map(|b| b.date).collect::<Vec<_>>());
+    assert_eq!(cols.open, full.iter().map(|b| b.open).collect::<Vec<_>>());
+    assert_eq!(cols.high, full.iter().map(|b| b.high).collect::<Vec<_>>());
+    assert_eq!(cols.low, full.iter().map(|b| b.low).collect::<Vec<_>>());
+    assert_eq!(cols.close, full.iter().map(|b| b.close).collect::<Vec<_>>());
+    assert_eq!(
+        cols.volume,
+        full.iter().map(|b| b.volume).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        cols.adj_close,
+        Some(full.iter().map(|b| b.adj_close).collect::<Vec<_>>())
+    );
+    let plain = store
+        .read_prices("ABC", false)
+        .expect("read")
+        .expect("file");
+    assert_eq!(
+        plain,
+        PriceColumns {
+            adj_close: None,
+            ..cols
+        }
+    );
+    assert_eq!(store.read_prices("NONE", true).expect("no error"), None);
+}
+
+#[test]
+fn price_columns_refuse_null_prices_and_unordered_dates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = BarStore::new(dir.path());
+    let mut df = to_frame("N", &[bar(day(2), 10.0, None), bar(day(3), 11.0, None)]).expect("frame");
+    df.with_column(Column::new("close".into(), [Some(10.0), None]))
+        .expect("replace close");
+    write_frame(&store.path_of("N"), df);
+    let e = store.read_prices("N", false).expect_err("null close");
+    assert!(
+        e.to_string().contains("N.parquet") && e.to_string().contains("column `close` row 1: null"),
+        "{e}"
+    );
+    let df = to_frame("U", &[bar(day(3), 10.0, None), bar(day(2), 11.0, None)]).expect("frame");
+    write_frame(&store.path_of("U"), df);
+    let e = store.read_prices("U", false).expect_err("unordered");
+    assert!(
+        e.to_string()
+            .contains("not strictly ascending at 2024-01-02 after 2024-01-03"),
+        "{e}"
+    );
+    // The full read refuses both files the same way.
+    assert!(store.read("N").is_err() && store.read("U").is_err());
+}
+
+#[test]
+fn read_many_keeps_the_order_and_reports_missing_and_broken_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = BarStore::new(dir.path());
+    let bar = |close: f64| Bar {
+        date: NaiveDate::from_ymd_opt(2024, 1, 2).expect("date"),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: 1.0,
+        adj_close: None,
+        dividend: 0.0,
+        split_factor: 1.0,
+        provisional: false,
+    };
+    let items: BTreeMap<String, Vec<Bar>> = (0..40)
+        .map(|i| (format!("S{i:02}"), vec![bar(f64::from(i) + 1.0)]))
+        .collect();
+    store.write_many(&items).expect("write");
+    std::fs::write(store.path_of("S07"), b"broken").expect("break");
+    let mut symbols: Vec<String> = items.keys().cloned().collect();
+    symbols.insert(20, "NONE".into());
+    let got = store.read_many(&symbols);
+    assert_eq!(got.len(), symbols.len());
+    for (sym, r) in symbols.iter().zip(&got) {
+        match (sym.as_str(), r) {
+            ("NONE", Ok(None)) => {}
+            ("S07", Err(e)) => assert!(e.to_string().contains("S07.parquet"), "{e}"),
+            (s, Ok(Some(b))) => {
+                let i: f64 = s[1..].parse().expect("index");
+                assert_eq!(b[0].close, i + 1.0, "{s}");
+            }
+            (s, other) => panic!("{s}: {other:?}"),
+        }
+    }
+}
