@@ -112,3 +112,30 @@ impl Zone {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The build keeps only New York (with UTC and GMT) in chrono-tz's database
+    /// (`.cargo/config.toml`): an exchange in another zone is dated by Yahoo's fixed offset,
+    /// which gives the same date (bars are stamped at the session's open, hours from midnight).
+    #[test]
+    fn zones_outside_the_built_database_use_the_fixed_offset() {
+        assert!("Europe/London".parse::<Tz>().is_err());
+        assert!("UTC".parse::<Tz>().is_ok());
+        let meta = |name: &str, offset| Meta {
+            symbol: None,
+            exchange_timezone_name: Some(name.to_string()),
+            gmtoffset: Some(offset),
+        };
+        let ny = Zone::from_meta(Some(&meta("America/New_York", -14_400)));
+        assert!(matches!(ny, Zone::Named(tz) if tz == New_York));
+        let london = Zone::from_meta(Some(&meta("Europe/London", 3_600)));
+        assert!(matches!(london, Zone::Fixed(_)));
+        // 2024-06-03 07:00 UTC: 08:00 in London, 03:00 in New York.
+        let day = NaiveDate::from_ymd_opt(2024, 6, 3);
+        assert_eq!(london.date(1_717_398_000), day);
+        assert_eq!(ny.date(1_717_398_000), day);
+    }
+}
