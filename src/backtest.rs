@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::mpsc::Sender;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -70,12 +71,12 @@ pub struct EquityRow {
     pub benchmark_equity: f64,
 }
 
-/// Everything a backtest produced. Decisions are borrowed from the strategy's forward pass.
+/// Everything a backtest produced.
 #[derive(Debug, Clone, Default)]
-pub struct Outcome<'a> {
+pub struct Outcome {
     /// Each day's decision with its targets after the risk rules (days with the same targets
     /// share one map).
-    pub decisions: Vec<(&'a Decision, Targets)>,
+    pub decisions: Vec<(Decision, Targets)>,
     pub orders: Vec<OrderRow>,
     pub fills: Vec<FillRow>,
     pub equity: Vec<EquityRow>,
@@ -217,14 +218,64 @@ fn same_weights(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> bool {
             .all(|((s, w), (t, v))| s == t && w.to_bits() == v.to_bits())
 }
 
-/// Run the backtest over `decisions` (the strategy's forward pass over `history`).
-pub fn run<'a>(
+/// The strategy's side of a run fed from another thread: [`Feed::push`] each decision of the
+/// forward pass as it is made; the run's side ([`feed`]'s iterator) gets those from the run's
+/// first day on, in order, 64 at a time (one hand-over per 64 days keeps the threads'
+/// synchronisation out of the per-day cost). Dropping the feed hands over the rest and ends
+/// the iterator.
+pub struct Feed {
+    tx: Sender<Vec<Decision>>,
+    batch: Vec<Decision>,
+    from: NaiveDate,
+}
+
+const FEED_BATCH: usize = 64;
+
+/// A feed for a run starting on `from`, and the run's iterator over what it hands over.
+pub fn feed(from: NaiveDate) -> (Feed, impl Iterator<Item = Decision>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let feed = Feed {
+        tx,
+        batch: Vec::with_capacity(FEED_BATCH),
+        from,
+    };
+    (feed, rx.into_iter().flatten())
+}
+
+impl Feed {
+    pub fn push(&mut self, decision: Decision) {
+        // Days before the run are of no use to it.
+        if decision.date < self.from {
+            return;
+        }
+        self.batch.push(decision);
+        if self.batch.len() == FEED_BATCH {
+            let full = std::mem::replace(&mut self.batch, Vec::with_capacity(FEED_BATCH));
+            // A closed channel means the run stopped: nothing is waiting for these.
+            let _ = self.tx.send(full);
+        }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if !self.batch.is_empty() {
+            let _ = self.tx.send(std::mem::take(&mut self.batch));
+        }
+    }
+}
+
+/// Run the backtest over `decisions`: the strategy's forward pass over `history`, ascending
+/// (days outside the spec's dates are skipped). They may still be in the making: the next one
+/// is asked for only when the day before it is done (with next-open fills, when its own day
+/// starts).
+pub fn run(
     spec: &Spec,
     history: &History,
-    decisions: &'a [Decision],
+    decisions: impl IntoIterator<Item = Decision>,
     tradables: &[String],
     signal: &str,
-) -> Outcome<'a> {
+) -> Outcome {
     let mut sim = SimBroker::in_memory(spec.initial_cents, spec.pipeline.cost);
     let mut out = Outcome::default();
     let mut last_targets: Option<Targets> = None;
@@ -250,28 +301,33 @@ pub fn run<'a>(
     cursors.sort_by(|a, b| a.symbol.cmp(b.symbol));
     cursors.dedup_by(|a, b| a.symbol == b.symbol);
     let mut benchmark = Cursor::new(history, signal);
-    let days: Vec<&Decision> = decisions
-        .iter()
+    let mut days = decisions
+        .into_iter()
         .filter(|d| d.date >= spec.from && d.date <= spec.to)
-        .collect();
-    // One row per day: sized once, not doubled and copied as they grow.
-    out.decisions.reserve_exact(days.len());
-    out.equity.reserve_exact(days.len());
-    equity_hist.reserve_exact(days.len());
-    for (k, dec) in days.iter().copied().enumerate() {
+        .peekable();
+    // One row per day (a decision per signal bar): sized once, not doubled and copied as they
+    // grow.
+    let n = history.get(signal).map_or(0, |s| {
+        let end = s.dates.partition_point(|d| *d <= spec.to);
+        end.saturating_sub(s.dates.partition_point(|d| *d < spec.from))
+    });
+    out.decisions.reserve_exact(n);
+    out.equity.reserve_exact(n);
+    equity_hist.reserve_exact(n);
+    while let Some(dec) = days.next() {
         let date = dec.date;
         let all_traded = update_last_closes(&mut closes, &mut cursors, date);
         // Fill prices: today's close, or the next decision day's open.
         let fill_date = match spec.fill {
             Fill::Close => Some(date),
-            Fill::NextOpen => days.get(k + 1).map(|d| d.date),
+            Fill::NextOpen => days.peek().map(|d| d.date),
         };
         let fill_prices = fill_prices(
             spec.fill, fill_date, history, tradables, &closes, all_traded,
         );
         let inputs = DayInputs {
             date,
-            decision: dec,
+            decision: &dec,
             holdings: &holdings,
             valuation_prices: &closes,
             trade_prices: &fill_prices,
@@ -402,6 +458,34 @@ pub fn run<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Across a thread, the feed hands over exactly the decisions dated from the run's first
+    /// day on, in order, in full batches and then the part batch left when it is dropped.
+    #[test]
+    fn feed_hands_over_the_run_days_in_order() {
+        let start = NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
+        let from = start + chrono::Days::new(37);
+        let day = |k: u64| Decision {
+            date: start + chrono::Days::new(k),
+            targets: None,
+            diagnostics: Default::default(),
+        };
+        for n in [
+            0,
+            37,
+            38,
+            37 + FEED_BATCH as u64,
+            37 + 3 * FEED_BATCH as u64 + 5,
+        ] {
+            let (mut feed, decisions) = feed(from);
+            let got = std::thread::scope(|scope| {
+                scope.spawn(move || (0..n).for_each(|k| feed.push(day(k))));
+                decisions.map(|d| d.date).collect::<Vec<_>>()
+            });
+            let want: Vec<NaiveDate> = (37..n).map(|k| day(k).date).collect();
+            assert_eq!(got, want, "{n} decisions");
+        }
+    }
 
     /// Three symbols with gaps (and one starting late): stepping the cursors day by day gives
     /// `History::last_closes` exactly, and the fill prices are each symbol's bar on the date.

@@ -11,10 +11,11 @@ use super::Ctx;
 use crate::backtest::{self, Fill, FillRow, Outcome, Spec};
 use crate::cli::{BacktestArgs, FillArg};
 use crate::data::history;
+use crate::data::store::BarStore;
 use crate::exit::{Exit, ExitError};
 use crate::ledger::{self, Col, Table};
 use crate::pipeline::PipelineConfig;
-use crate::strategy::Strategy;
+use crate::strategy::{History, Series, Strategy, StrategyError};
 
 #[derive(Serialize)]
 struct Bench {
@@ -51,9 +52,6 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
     }
     let cfg = &ctx.config;
     let strategy = cfg.strategy_impl();
-    let hist =
-        history::load_for_strategy(cfg, Some(args.to)).context("loading bars for the backtest")?;
-    let decisions = strategy.decide_all(&hist).context("running the strategy")?;
     let spec = Spec {
         from: args.from,
         to: args.to,
@@ -71,7 +69,7 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
     };
     let tradables = strategy.tradable_symbols();
     let signal = cfg.strategy.params.signal_symbol.clone();
-    let out = backtest::run(&spec, &hist, &decisions, &tradables, &signal);
+    let (hist, out) = simulate(cfg, &strategy, &spec, &tradables, &signal)?;
     let (Some(first), Some(last)) = (out.equity.first(), out.equity.last()) else {
         return Err(ExitError::new(
             Exit::Usage,
@@ -114,9 +112,73 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
     // every day's decision, targets and rows) back with it instead of freeing it piece by
     // piece, which took ~8 % of a backtest. Plain memory only; every file is already written.
     std::mem::forget(out);
-    std::mem::forget(decisions);
     std::mem::forget(hist);
     Ok(Exit::Ok)
+}
+
+/// Load, decide and simulate, on two threads. The strategy's thread loads the signals' bars
+/// and runs the forward pass, handing the days over as it decides them (and first a copy of
+/// those signal series the run needs too); this thread loads the other bars and simulates the
+/// days, waiting only when it catches up. The same bars, decisions and order as one thread
+/// would have, so the same outcome to the bit.
+fn simulate(
+    cfg: &crate::config::Config,
+    strategy: &(impl Strategy + Sync),
+    spec: &Spec,
+    tradables: &[String],
+    benchmark: &str,
+) -> Result<(History, Outcome)> {
+    let store = BarStore::new(&cfg.paths.bars_dir);
+    let load = |symbols: &[String]| {
+        let (field, start) = (cfg.strategy.price_field, cfg.strategy.history_start);
+        history::load(&store, symbols, field, start, Some(spec.to))
+    };
+    let signals = strategy.signal_symbols();
+    // What the run reads: the tradables and the benchmark.
+    let run_needs = |s: &String| tradables.contains(s) || s == benchmark;
+    // This thread's share, in the strategy's order (so a missing file is named as before).
+    let mut own: Vec<String> = Vec::new();
+    for s in tradables.iter().map(String::as_str).chain([benchmark]) {
+        if !signals.iter().chain(&own).any(|x| x == s) {
+            own.push(s.to_string());
+        }
+    }
+    std::thread::scope(|scope| {
+        let (bars_tx, bars_rx) = std::sync::mpsc::channel();
+        let (mut feed, decisions) = backtest::feed(spec.from);
+        let signals = &signals;
+        let strategy_thread = scope.spawn(move || -> Result<(), StrategyError> {
+            let hist = match load(signals) {
+                Ok(h) => h,
+                Err(e) => {
+                    let _ = bars_tx.send(Err(e));
+                    return Ok(());
+                }
+            };
+            let shared: Vec<(String, Series)> = hist
+                .series
+                .iter()
+                .filter(|(s, _)| run_needs(s))
+                .map(|(s, series)| (s.clone(), series.clone()))
+                .collect();
+            let _ = bars_tx.send(Ok(shared));
+            strategy.decide_each(&hist, &mut |d| feed.push(d))
+        });
+        // The signals' errors first: they come first in the strategy's required symbols.
+        let mine = load(&own);
+        let theirs = bars_rx
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the strategy thread stopped before loading its bars"))
+            .and_then(|r| r.context("loading bars for the backtest"))?;
+        let mut hist = mine.context("loading bars for the backtest")?;
+        hist.series.extend(theirs);
+        let out = backtest::run(spec, &hist, decisions, tradables, benchmark);
+        match strategy_thread.join() {
+            Ok(result) => result.context("running the strategy")?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        Ok((hist, out))
+    })
 }
 
 fn print_summary(s: &Summary, out: &Outcome, no_risk: bool) {
@@ -179,7 +241,7 @@ fn print_summary(s: &Summary, out: &Outcome, no_risk: bool) {
 fn write_outputs(dir: &Path, out: &Outcome, tradables: &[String]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut t =
-        super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (*d, &**w)), tradables);
+        super::dry_run::decision_table(out.decisions.iter().map(|(d, w)| (d, &**w)), tradables);
     ledger::write(&dir.join("decisions.parquet"), &t)?;
     t = super::dry_run::orders_table(
         out.orders

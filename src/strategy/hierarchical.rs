@@ -22,7 +22,7 @@ pub use params::{HierarchicalParams, ParamError};
 /// The strategy with its parameters.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HierarchicalAdaptive {
-    /// Parameters (validated again on every `decide_all`).
+    /// Parameters (validated again on every forward pass).
     pub params: HierarchicalParams,
 }
 
@@ -69,16 +69,11 @@ impl Strategy for HierarchicalAdaptive {
         "hierarchical_adaptive_v3_5b"
     }
 
-    fn required_symbols(&self) -> Vec<String> {
+    fn signal_symbols(&self) -> Vec<String> {
         let p = &self.params;
         let mut out = vec![p.signal_symbol.clone()];
         if p.allow_treasury {
             out.push(p.bond_signal_symbol.clone());
-        }
-        for s in self.tradable_symbols() {
-            if !out.contains(&s) {
-                out.push(s);
-            }
         }
         out
     }
@@ -98,7 +93,11 @@ impl Strategy for HierarchicalAdaptive {
     }
 
     /// Reads only the signal and bond-signal bars: tradables' prices matter to order sizing, not here.
-    fn decide_all(&self, history: &History) -> Result<Vec<Decision>, StrategyError> {
+    fn decide_each(
+        &self,
+        history: &History,
+        sink: &mut dyn FnMut(Decision),
+    ) -> Result<(), StrategyError> {
         let p = &self.params;
         let errors = p.validate();
         if !errors.is_empty() {
@@ -127,7 +126,6 @@ impl Strategy for HierarchicalAdaptive {
         // and a day with yesterday's weights (most days) shares yesterday's map.
         let (template, order) = self.target_template();
         let mut shared: Option<([u64; 5], Targets)> = None;
-        let mut out = Vec::with_capacity(signal.len());
         for (i, &date) in signal.dates.iter().enumerate() {
             let close = signal.close[i];
             // Step 1–2: the filter runs from the very first bar, decided or not.
@@ -215,13 +213,13 @@ impl Strategy for HierarchicalAdaptive {
                 // Step 3/4: not enough bars → no decision, hold.
                 _ => None,
             };
-            out.push(Decision {
+            sink(Decision {
                 date,
                 targets,
                 diagnostics: diag,
             });
         }
-        Ok(out)
+        Ok(())
     }
 }
 

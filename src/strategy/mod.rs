@@ -162,13 +162,38 @@ impl History {
 pub trait Strategy {
     /// Short stable name, used in reports and ledgers.
     fn name(&self) -> &str;
-    /// Symbols whose bars the strategy reads (signals and tradables).
-    fn required_symbols(&self) -> Vec<String>;
+    /// Symbols whose bars the decisions read; the first is the driving series (a decision per
+    /// bar of it).
+    fn signal_symbols(&self) -> Vec<String>;
     /// Symbols that can receive weight, in a fixed order (column order of ledgers).
     fn tradable_symbols(&self) -> Vec<String>;
+    /// Symbols whose bars a run needs: the signals, then the tradables not among them.
+    fn required_symbols(&self) -> Vec<String> {
+        let mut out = self.signal_symbols();
+        for s in self.tradable_symbols() {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
     /// One forward pass over the history: a Decision for every date of the driving (signal) series,
-    /// ascending. The decision for date D must depend only on bars dated <= D.
-    fn decide_all(&self, history: &History) -> Result<Vec<Decision>, StrategyError>;
+    /// ascending, each handed to `sink` as soon as it is made. The decision for date D must
+    /// depend only on bars dated <= D. An error comes before any decision (bad parameters, a
+    /// missing series).
+    fn decide_each(
+        &self,
+        history: &History,
+        sink: &mut dyn FnMut(Decision),
+    ) -> Result<(), StrategyError>;
+
+    /// [`Strategy::decide_each`]'s decisions, collected.
+    fn decide_all(&self, history: &History) -> Result<Vec<Decision>, StrategyError> {
+        let driving = self.signal_symbols().first().and_then(|s| history.get(s));
+        let mut out = Vec::with_capacity(driving.map_or(0, Series::len));
+        self.decide_each(history, &mut |d| out.push(d))?;
+        Ok(out)
+    }
 }
 
 /// Target weight per symbol (fractions of equity; cash is 1 − sum). Shared: a strategy that

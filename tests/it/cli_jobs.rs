@@ -209,6 +209,42 @@ fn backtest_out_writes_the_tables_and_changes_no_figure() {
     assert!(text_column(&risk, "message").iter().all(|m| !m.is_empty()));
 }
 
+/// The backtest reads the signals' bars on one thread and the tradables' on another: a
+/// missing file on either side is named, the signals' first (as the strategy lists them), and
+/// nothing is written.
+#[test]
+fn backtest_names_the_missing_bars_on_either_thread() {
+    let sb = Sandbox::with_sample("");
+    let bars = sb.path().join("bars");
+    let args = [
+        "backtest",
+        "--from",
+        "2015-01-02",
+        "--to",
+        "2016-12-30",
+        "--out",
+        "bt",
+    ];
+    std::fs::remove_file(bars.join("TMV.parquet")).expect("rm");
+    let out = sb.run(&args);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("loading bars for the backtest: TMV: no bars in"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(bars.join("TLT.parquet"), "not parquet").expect("write");
+    let out = sb.run(&args);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("TLT.parquet") && err.contains("not a readable parquet bar file"),
+        "{err}"
+    );
+    assert!(!err.contains("TMV"), "{err}");
+    assert!(!sb.path().join("bt").exists());
+}
+
 /// `--fill next-open`: every order fills on the next trading day, at that day's open.
 #[test]
 fn backtest_next_open_fills_the_following_session() {

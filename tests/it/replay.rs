@@ -15,7 +15,7 @@ use trader::data::history;
 use trader::model::Side;
 use trader::state::store::StateStore;
 use trader::state::{State, TargetRecord};
-use trader::strategy::{Decision, History, Strategy};
+use trader::strategy::{History, Strategy};
 
 /// A small deterministic generator, so a failure names a reproducible date.
 struct Lcg(u64);
@@ -29,19 +29,14 @@ impl Lcg {
     }
 }
 
-/// The configuration and the strategy's decisions over the whole sample (the backtest borrows them).
-fn decide(sb: &Sandbox) -> (trader::config::Config, History, Vec<Decision>) {
+/// The configuration and the whole sample's bars.
+fn load(sb: &Sandbox) -> (trader::config::Config, History) {
     let (cfg, _) = trader::config::load(&sb.config()).expect("config");
     let hist = history::load_for_strategy(&cfg, None).expect("history");
-    let decisions = cfg.strategy_impl().decide_all(&hist).expect("decisions");
-    (cfg, hist, decisions)
+    (cfg, hist)
 }
 
-fn backtest<'a>(
-    cfg: &trader::config::Config,
-    hist: &History,
-    decisions: &'a [Decision],
-) -> Outcome<'a> {
+fn backtest(cfg: &trader::config::Config, hist: &History) -> Outcome {
     let strategy = cfg.strategy_impl();
     let spec = Spec {
         from: NaiveDate::from_ymd_opt(2010, 1, 4).expect("date"),
@@ -52,6 +47,7 @@ fn backtest<'a>(
         pipeline: trader::commands::dry_run::pipeline_config(cfg, true),
     };
     let tradables = strategy.tradable_symbols();
+    let decisions = strategy.decide_all(hist).expect("decisions");
     backtest::run(&spec, hist, decisions, &tradables, "QQQ")
 }
 
@@ -114,8 +110,8 @@ fn rebuild(sb: &Sandbox, cfg: &trader::config::Config, out: &Outcome, date: Naiv
 #[test]
 fn dry_run_replays_the_backtest_decision_on_50_random_dates() {
     let sb = Sandbox::with_sample("");
-    let (cfg, hist, decisions) = decide(&sb);
-    let out = backtest(&cfg, &hist, &decisions);
+    let (cfg, hist) = load(&sb);
+    let out = backtest(&cfg, &hist);
     let mut rng = Lcg(20260501);
     // Dates with at least a year of prior history in the run, so every rule has data.
     let days: Vec<NaiveDate> = out.equity.iter().skip(260).map(|e| e.date).collect();
@@ -173,4 +169,47 @@ fn dry_run_replays_the_backtest_decision_on_50_random_dates() {
         );
     }
     assert!(checked_orders > 0, "some sampled day must trade");
+}
+
+/// `trader backtest` loads, decides and simulates on two threads; the library's one-thread
+/// run over `decide_all` with the same settings must give the same figures to the bit.
+#[test]
+fn two_thread_backtest_equals_the_one_thread_run() {
+    let sb = Sandbox::with_sample("");
+    let (cfg, hist) = load(&sb);
+    let strategy = cfg.strategy_impl();
+    let (from, to) = ("2012-03-01", "2026-05-01");
+    for (fill, flag) in [(Fill::Close, "close"), (Fill::NextOpen, "next-open")] {
+        let spec = Spec {
+            from: from.parse().expect("date"),
+            to: to.parse().expect("date"),
+            fill,
+            initial_cents: trader::money::cents(cfg.backtest.initial_capital),
+            risk_free: cfg.backtest.risk_free_rate,
+            pipeline: trader::pipeline::PipelineConfig {
+                terse: true,
+                ..trader::commands::dry_run::pipeline_config(&cfg, true)
+            },
+        };
+        let decisions = strategy.decide_all(&hist).expect("decisions");
+        let one = backtest::run(&spec, &hist, decisions, &strategy.tradable_symbols(), "QQQ");
+        let run = sb.run(&[
+            "--json", "backtest", "--from", from, "--to", to, "--fill", flag,
+        ]);
+        assert_eq!(code(&run), 0, "{}", stderr(&run));
+        let v: Value = serde_json::from_str(&stdout(&run)).expect("json");
+        let last = one.equity.last().expect("days");
+        assert_eq!(v["final_equity"].as_f64(), Some(last.equity), "{flag}");
+        for (key, want) in [
+            ("cagr", one.metrics.cagr),
+            ("sharpe", one.metrics.sharpe),
+            ("max_drawdown", one.metrics.max_drawdown),
+            ("turnover", one.turnover),
+        ] {
+            assert_eq!(v[key].as_f64(), Some(want), "{flag} {key}");
+        }
+        let filled = one.fills.iter().filter(|f| f.status == "filled").count();
+        assert_eq!(v["trades"].as_u64(), Some(filled as u64), "{flag}");
+        assert!(filled > 100, "{flag}: {filled} fills");
+    }
 }

@@ -230,6 +230,7 @@ fn first_decision_waits_for_sma_slow_and_200_sigmas() {
 fn targets_list_every_tradable_and_sum_with_cash_to_one() {
     let s = HierarchicalAdaptive::default();
     assert_eq!(s.tradable_symbols(), vec!["TQQQ", "QQQ", "TMF", "TMV"]);
+    assert_eq!(s.signal_symbols(), vec!["QQQ", "TLT"]);
     assert_eq!(
         s.required_symbols(),
         vec!["QQQ", "TLT", "TQQQ", "TMF", "TMV"]
