@@ -147,23 +147,26 @@ fn simulate(
         let (bars_tx, bars_rx) = std::sync::mpsc::channel();
         let (mut feed, decisions) = backtest::feed(spec.from);
         let signals = &signals;
-        let strategy_thread = scope.spawn(move || -> Result<(), StrategyError> {
-            let hist = match load(signals) {
-                Ok(h) => h,
-                Err(e) => {
-                    let _ = bars_tx.send(Err(e));
-                    return Ok(());
-                }
-            };
-            let shared: Vec<(String, Series)> = hist
-                .series
-                .iter()
-                .filter(|(s, _)| run_needs(s))
-                .map(|(s, series)| (s.clone(), series.clone()))
-                .collect();
-            let _ = bars_tx.send(Ok(shared));
-            strategy.decide_each(&hist, &mut |d| feed.push(d))
-        });
+        let strategy_thread = std::thread::Builder::new().name("strategy".into());
+        let strategy_thread =
+            strategy_thread.spawn_scoped(scope, move || -> Result<(), StrategyError> {
+                let hist = match load(signals) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        let _ = bars_tx.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let shared: Vec<(String, Series)> = hist
+                    .series
+                    .iter()
+                    .filter(|(s, _)| run_needs(s))
+                    .map(|(s, series)| (s.clone(), series.clone()))
+                    .collect();
+                let _ = bars_tx.send(Ok(shared));
+                strategy.decide_each(&hist, &mut |d| feed.push(d))
+            });
+        let strategy_thread = strategy_thread.context("starting the strategy's thread")?;
         // The signals' errors first: they come first in the strategy's required symbols.
         let mine = load(&own);
         let theirs = bars_rx
