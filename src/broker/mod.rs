@@ -18,9 +18,10 @@ use crate::model::Side;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ClientOrderId(pub String);
 
-/// Append `n` in decimal, without the format machinery.
-fn push_decimal(out: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
+/// Append `n` in decimal, zero-padded to at least `width` digits (at most 10), without the
+/// format machinery.
+fn push_decimal(out: &mut String, mut n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -30,7 +31,8 @@ fn push_decimal(out: &mut String, mut n: u32) {
             break;
         }
     }
-    out.extend(digits[i..].iter().map(|d| char::from(*d)));
+    let start = i.min(digits.len().saturating_sub(width));
+    out.extend(digits[start..].iter().map(|d| char::from(*d)));
 }
 
 impl ClientOrderId {
@@ -44,16 +46,13 @@ impl ClientOrderId {
             let mut id = String::with_capacity(strategy.len() + symbol.len() + 24);
             id.push_str(strategy);
             id.push('-');
-            let ymd = y as u32 * 10_000 + m * 100 + d;
-            for p in [10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1] {
-                id.push(char::from(b'0' + (ymd / p % 10) as u8));
-            }
+            push_decimal(&mut id, y as u32 * 10_000 + m * 100 + d, 8);
             id.push('-');
             id.push_str(symbol);
             id.push('-');
             id.push_str(side);
             id.push('-');
-            push_decimal(&mut id, attempt);
+            push_decimal(&mut id, attempt, 1);
             id
         } else {
             format!(
@@ -163,9 +162,11 @@ mod tests {
             assert_eq!(id.0, format!("s-{}-QQQ-buy-2", date.format("%Y%m%d")));
         }
         for n in [0, 1, 9, 10, 99, 100, 12_345, u32::MAX] {
-            let mut s = String::from("x");
-            super::push_decimal(&mut s, n);
-            assert_eq!(s, format!("x{n}"));
+            for width in [0, 1, 3, 8, 10] {
+                let mut s = String::from("x");
+                super::push_decimal(&mut s, n, width);
+                assert_eq!(s, format!("x{n:0width$}"));
+            }
         }
     }
 

@@ -11,7 +11,6 @@ use super::Ctx;
 use crate::backtest::{self, Fill, FillRow, Outcome, Spec};
 use crate::cli::{BacktestArgs, FillArg};
 use crate::data::history;
-use crate::data::store::BarStore;
 use crate::exit::{Exit, ExitError};
 use crate::ledger::{self, Col, Table};
 use crate::pipeline::PipelineConfig;
@@ -128,25 +127,23 @@ fn simulate(
     tradables: &[String],
     benchmark: &str,
 ) -> Result<(History, Outcome)> {
-    let store = BarStore::new(&cfg.paths.bars_dir);
-    let load = |symbols: &[String]| {
-        let (field, start) = (cfg.strategy.price_field, cfg.strategy.history_start);
-        history::load(&store, symbols, field, start, Some(spec.to))
-    };
+    let load = |symbols: &[String]| history::load_configured(cfg, symbols, Some(spec.to));
     let signals = strategy.signal_symbols();
-    // What the run reads: the tradables and the benchmark.
-    let run_needs = |s: &String| tradables.contains(s) || s == benchmark;
-    // This thread's share, in the strategy's order (so a missing file is named as before).
-    let mut own: Vec<String> = Vec::new();
+    // What the run reads (the tradables and the benchmark, in the strategy's order, so a
+    // missing file is named as before): the signals among them come from the strategy's
+    // thread, the rest are this thread's to load.
+    let mut run_reads: Vec<String> = Vec::new();
     for s in tradables.iter().map(String::as_str).chain([benchmark]) {
-        if !signals.iter().chain(&own).any(|x| x == s) {
-            own.push(s.to_string());
+        if !run_reads.iter().any(|x| x == s) {
+            run_reads.push(s.to_string());
         }
     }
+    let (shared, own): (Vec<String>, Vec<String>) =
+        run_reads.into_iter().partition(|s| signals.contains(s));
     std::thread::scope(|scope| {
         let (bars_tx, bars_rx) = std::sync::mpsc::channel();
         let (mut feed, decisions) = backtest::feed(spec.from);
-        let signals = &signals;
+        let (signals, shared) = (&signals, &shared);
         let strategy_thread = std::thread::Builder::new().name("strategy".into());
         let strategy_thread =
             strategy_thread.spawn_scoped(scope, move || -> Result<(), StrategyError> {
@@ -157,13 +154,13 @@ fn simulate(
                         return Ok(());
                     }
                 };
-                let shared: Vec<(String, Series)> = hist
+                let copies: Vec<(String, Series)> = hist
                     .series
                     .iter()
-                    .filter(|(s, _)| run_needs(s))
+                    .filter(|(s, _)| shared.contains(s))
                     .map(|(s, series)| (s.clone(), series.clone()))
                     .collect();
-                let _ = bars_tx.send(Ok(shared));
+                let _ = bars_tx.send(Ok(copies));
                 strategy.decide_each(&hist, &mut |d| feed.push(d))
             });
         let strategy_thread = strategy_thread.context("starting the strategy's thread")?;

@@ -28,8 +28,8 @@ pub fn load(
     through: Option<NaiveDate>,
 ) -> Result<History, HistoryError> {
     let mut h = History::default();
+    let adjusted = matches!(field, PriceField::AdjClose);
     for sym in symbols {
-        let adjusted = matches!(field, PriceField::AdjClose);
         let mut cols = store
             .read_prices(sym, adjusted)?
             .ok_or_else(|| HistoryError::Missing {
@@ -92,9 +92,20 @@ pub fn load_for_strategy(
     cfg: &crate::config::Config,
     through: Option<NaiveDate>,
 ) -> Result<History, HistoryError> {
+    let symbols = crate::strategy::Strategy::required_symbols(&cfg.strategy_impl());
+    load_configured(cfg, &symbols, through)
+}
+
+/// Bars of `symbols` as the configured strategy reads them (its price field and history
+/// start) through `through`: [`load_for_strategy`] for a part of its symbols.
+pub fn load_configured(
+    cfg: &crate::config::Config,
+    symbols: &[String],
+    through: Option<NaiveDate>,
+) -> Result<History, HistoryError> {
     load(
         &BarStore::new(&cfg.paths.bars_dir),
-        &crate::strategy::Strategy::required_symbols(&cfg.strategy_impl()),
+        symbols,
         cfg.strategy.price_field,
         cfg.strategy.history_start,
         through,
