@@ -1,6 +1,6 @@
 //! `trader fetch`: bring daily bars into the store — from CSV files, Alpaca or Yahoo —
 //! incrementally, validated, merged and atomically replaced. A failure leaves the store
-//! exactly as it was.
+//! exactly as it was. `--symbols` is validated before anything is read or downloaded.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,8 @@ use super::Ctx;
 use crate::cli::{FetchArgs, SourceArg};
 use crate::config::DataSource;
 use crate::data::csv_import;
-use crate::data::store::{self, BarStore};
+use crate::data::store::{self, BarStore, StoreError};
+use crate::data::symbol::Symbol;
 use crate::exit::{Exit, ExitError};
 use crate::model::Bar;
 use crate::state::{JobRecord, JobResult};
@@ -35,6 +36,7 @@ pub struct FetchSummary {
 /// Run the fetch and record it in the state.
 pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
     let started = Instant::now();
+    let wanted = requested_symbols(&args.symbols)?;
     let source = match args.source {
         Some(SourceArg::Csv) => DataSource::Csv,
         Some(SourceArg::Alpaca) => DataSource::Alpaca,
@@ -45,18 +47,38 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
     if source == DataSource::Alpaca {
         super::fetch_remote::alpaca_keys(ctx)?;
     }
+    let today = ctx.today();
+    let last_session = crate::calendar::last_completed_session(ctx.now)
+        .with_context(|| format!("finding the last completed NYSE session before {today}"))?;
     let mut job = super::open_job(ctx, "fetch")?;
     let bar_store = BarStore::new(&ctx.config.paths.bars_dir);
     let (fetched, skipped) = match source {
         DataSource::Csv => {
-            let imp = read_csv_dir(ctx, args)?;
+            let imp = read_csv_dir(ctx, args, &wanted)?;
             (imp.bars, imp.skipped)
         }
         DataSource::Alpaca | DataSource::Yahoo => (
-            super::fetch_remote::download(ctx, args, source, &bar_store)?,
+            super::fetch_remote::download(ctx, args, &wanted, source, &bar_store)?,
             Vec::new(),
         ),
     };
+    // The sources check their rows; this is the one rule every bar stored passes, whatever
+    // it came from (a bar dated after today in New York included).
+    let unusable: Vec<String> = fetched
+        .iter()
+        .flat_map(|(sym, bars)| crate::model::unusable_bars(sym, bars, today))
+        .collect();
+    if !unusable.is_empty() {
+        return Err(ExitError::new(
+            Exit::Unavailable,
+            format!(
+                "{} sent unusable bars, the bar store is unchanged:\n{}",
+                format!("{source:?}").to_lowercase(),
+                bounded(unusable).join("\n")
+            ),
+        )
+        .into());
+    }
     let mut merged = BTreeMap::new();
     let (mut added, mut replaced) = (0, 0);
     for (symbol, fresh) in &fetched {
@@ -74,10 +96,15 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
         }
         merged.insert(symbol.clone(), store::merge(&stored, fresh));
     }
-    bar_store
-        .write_many(&merged)
-        .context("writing the bar store (nothing was replaced)")?;
-    let last_session = crate::calendar::last_completed_session(ctx.now).ok();
+    if let Err(e) = bar_store.write_many(&merged) {
+        let what = if matches!(e, StoreError::Partial { .. }) {
+            "writing the bar store (some files were replaced, see below)"
+        } else {
+            "writing the bar store (nothing was replaced)"
+        };
+        return Err(anyhow::Error::new(e).context(what));
+    }
+    let last_session = Some(last_session);
     let covered = merged
         .values()
         .filter(|bars| {
@@ -111,7 +138,6 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
             ""
         }
     );
-    let today = ctx.today();
     job.state.record_job(
         today,
         JobRecord {
@@ -161,8 +187,45 @@ fn csv_files(from: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// `--symbols` as validated symbols: whitespace trimmed and lower case upper-cased
+/// (`"AAPL, msft"` is AAPL and MSFT); anything else that is not a symbol is a usage error
+/// before anything is read or downloaded.
+fn requested_symbols(given: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(given.len());
+    let mut bad = Vec::new();
+    for s in given {
+        match Symbol::from_user(s) {
+            Ok(sym) if !out.contains(&sym.to_string()) => out.push(sym.into_string()),
+            Ok(_) => {}
+            Err(e) => bad.push(e.to_string()),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!(
+                "--symbols: {} (nothing was fetched or written)",
+                bad.join("; ")
+            ),
+        )
+        .into());
+    }
+    Ok(out)
+}
+
+/// At most 50 lines, then a count of the rest.
+fn bounded(problems: Vec<String>) -> Vec<String> {
+    let n = problems.len();
+    let mut shown: Vec<String> = problems.into_iter().take(50).collect();
+    if n > 50 {
+        shown.push(format!("… and {} more", n - 50));
+    }
+    shown
+}
+
 /// Parse every CSV file; any bad row anywhere refuses the whole import (unless skipping).
-fn read_csv_dir(ctx: &Ctx, args: &FetchArgs) -> Result<Imports> {
+/// With `wanted` symbols, only those are imported and each must be found.
+fn read_csv_dir(ctx: &Ctx, args: &FetchArgs, wanted: &[String]) -> Result<Imports> {
     let from = args
         .from
         .clone()
@@ -185,32 +248,39 @@ fn read_csv_dir(ctx: &Ctx, args: &FetchArgs) -> Result<Imports> {
             ExitError::new(Exit::Usage, format!("{}: no .csv files", from.display())).into(),
         );
     }
-    let wanted: Vec<String> = args
-        .symbols
-        .iter()
-        .map(|s| s.to_ascii_uppercase())
-        .collect();
+    let today = ctx.today();
     let mut bars = BTreeMap::new();
     let mut problems = Vec::new();
     let mut skipped = Vec::new();
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut everything = std::collections::BTreeSet::new();
     for f in files {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        match csv_import::import_file(&f, &text, args.skip_bad_rows) {
+        let bytes = std::fs::read(&f).map_err(|e| {
+            ExitError::new(Exit::Usage, format!("{}: cannot read: {e}", f.display()))
+        })?;
+        match csv_import::import_file(&f, &bytes, args.skip_bad_rows, today) {
             Ok(imp) => {
-                if !wanted.is_empty() && !wanted.contains(&imp.symbol) {
-                    continue;
+                let mut kept = false;
+                for (symbol, series) in imp.bars {
+                    everything.insert(symbol.clone());
+                    if !wanted.is_empty() && !wanted.contains(&symbol) {
+                        continue;
+                    }
+                    kept = true;
+                    if let Some(first) = seen.insert(symbol.clone(), f.clone()) {
+                        problems.push(format!(
+                            "{}: symbol {symbol} is also in {}",
+                            f.display(),
+                            first.display()
+                        ));
+                    }
+                    bars.insert(symbol, series);
                 }
-                for s in &imp.skipped {
-                    ctx.log.warn(&format!("skipped {s}"));
-                }
-                skipped.extend(imp.skipped);
-                if bars.insert(imp.symbol.clone(), imp.bars).is_some() {
-                    problems.push(format!(
-                        "{}: symbol {} appears in two files",
-                        f.display(),
-                        imp.symbol
-                    ));
+                if kept {
+                    for s in &imp.skipped {
+                        ctx.log.warn(&format!("skipped {s}"));
+                    }
+                    skipped.extend(imp.skipped);
                 }
             }
             Err(e) => problems.extend(e.problems),
@@ -218,15 +288,35 @@ fn read_csv_dir(ctx: &Ctx, args: &FetchArgs) -> Result<Imports> {
     }
     if !problems.is_empty() {
         let n = problems.len();
-        let mut shown: Vec<String> = problems.into_iter().take(50).collect();
-        if n > 50 {
-            shown.push(format!("… and {} more", n - 50));
-        }
         return Err(ExitError::new(
             Exit::Usage,
             format!(
                 "CSV import refused, the bar store is unchanged ({n} problem(s)):\n{}",
-                shown.join("\n")
+                bounded(problems).join("\n")
+            ),
+        )
+        .into());
+    }
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|s| !bars.contains_key(*s))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        let found: Vec<&str> = everything.iter().map(String::as_str).take(10).collect();
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!(
+                "--symbols {}: no CSV data in {} (it holds {}), the bar store is unchanged",
+                missing.join(","),
+                from.display(),
+                if found.is_empty() {
+                    "no other symbols either".to_string()
+                } else if everything.len() > 10 {
+                    format!("{}, … ({} symbols)", found.join(", "), everything.len())
+                } else {
+                    found.join(", ")
+                }
             ),
         )
         .into());

@@ -16,27 +16,26 @@ use crate::data::{alpaca, yahoo};
 use crate::exit::{Exit, ExitError};
 use crate::model::Bar;
 
-/// Fetch the universe (or `--symbols`) from a remote source.
+/// Fetch the universe (or `wanted`, the validated `--symbols`) from a remote source.
 pub fn download(
     ctx: &Ctx,
     args: &FetchArgs,
+    wanted: &[String],
     source: DataSource,
     store: &BarStore,
 ) -> Result<BTreeMap<String, Vec<Bar>>> {
     let cfg = &ctx.config;
-    let symbols: Vec<String> = if args.symbols.is_empty() {
+    let symbols: Vec<String> = if wanted.is_empty() {
         cfg.universe()
     } else {
-        args.symbols
-            .iter()
-            .map(|s| s.to_ascii_uppercase())
-            .collect()
+        wanted.to_vec()
     };
     let today = ctx.today();
-    let end = if crate::calendar::is_trading_day(today).unwrap_or(false) {
+    let calendar = || format!("the NYSE calendar has no answer for {today}");
+    let end = if crate::calendar::is_trading_day(today).with_context(calendar)? {
         today
     } else {
-        crate::calendar::previous_trading_day(today).unwrap_or(today)
+        crate::calendar::previous_trading_day(today).with_context(calendar)?
     };
     // One window for all symbols: from the oldest "last bar" minus the overlap.
     let mut start = args.start.unwrap_or(cfg.data.history_start);

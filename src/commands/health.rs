@@ -219,9 +219,14 @@ fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
         match store.read(sym) {
             Ok(Some(bars)) if !bars.is_empty() => {
                 let last = bars[bars.len() - 1].date;
-                let lag = crate::calendar::sessions_between(last, expected)
-                    .map(|s| s.len().saturating_sub(1))
-                    .unwrap_or(usize::MAX);
+                let lag = match crate::calendar::sessions_between(last, expected) {
+                    Ok(s) => s.len().saturating_sub(1),
+                    Err(e) => {
+                        worst = Status::Critical;
+                        notes.push(format!("{sym} last bar {last}: {e}"));
+                        continue;
+                    }
+                };
                 if lag as u32 > cfg.health.max_stale_sessions {
                     worst = Status::Critical;
                     notes.push(format!(

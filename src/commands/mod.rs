@@ -193,8 +193,7 @@ pub fn closed_because(date: NaiveDate) -> Result<Option<&'static str>> {
     }
     Ok(Some(
         crate::calendar::closure_reason(date)
-            .ok()
-            .flatten()
+            .context("checking the calendar")?
             .unwrap_or("closed"),
     ))
 }

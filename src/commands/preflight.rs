@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -66,8 +66,9 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     }
     let mut job = super::open_job(ctx, "preflight")?;
     let mut gates = Vec::new();
-    let close = crate::calendar::close_time(date).ok().flatten();
-    let early = crate::calendar::is_early_close(date).unwrap_or(false);
+    let calendar = || format!("reading the NYSE calendar for {date}");
+    let close = crate::calendar::close_time(date).with_context(calendar)?;
+    let early = crate::calendar::is_early_close(date).with_context(calendar)?;
     gates.push(gate(
         "trading_day",
         true,
@@ -193,6 +194,7 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
     // gates with the store's message instead of stopping the preflight unrecorded.
     let mut unreadable = Vec::new();
     let universe = cfg.universe();
+    let today = ctx.today();
     for (sym, read) in universe.iter().cloned().zip(store.read_many(&universe)) {
         let b = match read {
             Ok(b) => b,
@@ -201,6 +203,12 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
                 None
             }
         };
+        // Row validity (non-finite prices, negative volume, dividend or split, dates after
+        // today in New York) over every stored bar: `crate::model::Bar::unusable`.
+        unreadable.extend(
+            b.iter()
+                .flat_map(|v| crate::model::unusable_bars(&sym, v, today)),
+        );
         // Bars after the checked date are ignored so replays judge the data as it was.
         bars.insert(
             sym,

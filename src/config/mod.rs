@@ -501,11 +501,15 @@ impl Config {
             &mut out,
         );
         for (i, s) in d.extra_symbols.iter().enumerate() {
-            if !crate::data::valid_symbol(s) {
+            if let Err(e) = crate::data::Symbol::parse(s) {
                 out.push(Issue {
                     key: format!("data.extra_symbols[{i}]"),
-                    value: s.clone(),
-                    allowed: "must be a ticker of letters, digits, '.' or '-'".into(),
+                    value: e.shown,
+                    allowed: format!(
+                        "must be a symbol ({}): {}",
+                        crate::data::symbol::RULE,
+                        e.reason
+                    ),
                 });
             }
         }

@@ -6,12 +6,12 @@ pub mod history;
 pub mod http;
 pub mod quality;
 pub mod store;
+pub mod symbol;
 pub mod yahoo;
 
-/// A ticker as the store accepts it: letters, digits, `.` or `-`, 1–12 characters.
+pub use symbol::{Symbol, SymbolError};
+
+/// Whether `s` is a [`Symbol`] exactly as written (see [`symbol::RULE`]).
 pub fn valid_symbol(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 12
-        && s.chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    Symbol::parse(s).is_ok()
 }

@@ -2,8 +2,10 @@
 //!
 //! Columns: symbol, date (Date), open, high, low, close, volume, adj_close (nullable),
 //! dividend, split_factor, provisional. Files are plain parquet that polars, pandas,
-//! pyarrow and DuckDB read. A multi-symbol write stages every file first and only then
-//! renames them into place, so a failed import leaves the store as it was.
+//! pyarrow and DuckDB read. File names come only from a validated [`Symbol`]: the store
+//! refuses to build a path from any other string. A multi-symbol write stages and syncs
+//! every file first and only then renames them into place, so a failure before the renames
+//! leaves the store as it was; a rename failing midway says which files were replaced.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::data::symbol::{Symbol, SymbolError};
 use crate::model::Bar;
 
 /// Reading or writing the store failed.
@@ -21,6 +24,33 @@ pub enum StoreError {
     Read { path: String, message: String },
     #[error("{path}: cannot write: {message}")]
     Write { path: String, message: String },
+    /// A file name was asked for a string that is not a symbol (nothing was read or written).
+    #[error("{dir}: no bar file for {source}")]
+    Symbol {
+        dir: String,
+        #[source]
+        source: SymbolError,
+    },
+    /// Some renames of a multi-file replace succeeded before one failed.
+    #[error(
+        "{path}: cannot replace: {message}; already replaced: {}; not replaced: {}",
+        list_or_none(replaced),
+        list_or_none(not_replaced)
+    )]
+    Partial {
+        path: String,
+        message: String,
+        replaced: Vec<String>,
+        not_replaced: Vec<String>,
+    },
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".to_string()
+    } else {
+        v.join(", ")
+    }
 }
 
 const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
@@ -60,9 +90,19 @@ impl BarStore {
         }
     }
 
-    /// The file of one symbol.
-    pub fn path_of(&self, symbol: &str) -> PathBuf {
+    /// The file of one symbol: only a validated symbol has one.
+    pub fn path_of(&self, symbol: &Symbol) -> PathBuf {
         self.dir.join(format!("{symbol}.parquet"))
+    }
+
+    /// The file of `symbol` if it is a valid symbol; otherwise an error and no path.
+    pub fn checked_path(&self, symbol: &str) -> Result<PathBuf, StoreError> {
+        Symbol::parse(symbol)
+            .map(|s| self.path_of(&s))
+            .map_err(|source| StoreError::Symbol {
+                dir: self.dir.display().to_string(),
+                source,
+            })
     }
 
     /// Symbols with a file in the store, sorted.
@@ -84,7 +124,7 @@ impl BarStore {
 
     /// All bars of a symbol, ascending; `Ok(None)` when the symbol has no file.
     pub fn read(&self, symbol: &str) -> Result<Option<Vec<Bar>>, StoreError> {
-        let path = self.path_of(symbol);
+        let path = self.checked_path(symbol)?;
         if !path.exists() {
             return Ok(None);
         }
@@ -98,7 +138,7 @@ impl BarStore {
         symbol: &str,
         adj_close: bool,
     ) -> Result<Option<PriceColumns>, StoreError> {
-        let path = self.path_of(symbol);
+        let path = self.checked_path(symbol)?;
         if !path.exists() {
             return Ok(None);
         }
@@ -132,7 +172,7 @@ impl BarStore {
                         part.iter()
                             .map(|s| {
                                 Err(StoreError::Read {
-                                    path: self.path_of(s).display().to_string(),
+                                    path: self.dir.join(s).display().to_string(),
                                     message: "the reading thread panicked".into(),
                                 })
                             })
@@ -143,16 +183,32 @@ impl BarStore {
         })
     }
 
-    /// Replace the files of several symbols at once: all are staged before any is renamed.
+    /// Replace the files of several symbols at once. Every symbol is validated and every
+    /// file written to a temp file and synced before any is renamed into place; a failure
+    /// before the renames removes the temp files and leaves the store as it was. A rename
+    /// failing midway (a disk fault) is a [`StoreError::Partial`] naming what was replaced.
     pub fn write_many(&self, items: &BTreeMap<String, Vec<Bar>>) -> Result<(), StoreError> {
         let werr = |path: &Path, message: String| StoreError::Write {
             path: path.display().to_string(),
             message,
         };
+        let paths = items
+            .keys()
+            .map(|s| self.checked_path(s))
+            .collect::<Result<Vec<_>, _>>()?;
         std::fs::create_dir_all(&self.dir).map_err(|e| werr(&self.dir, e.to_string()))?;
+        // A directory (or anything but a file) where a bar file belongs cannot be replaced by
+        // a rename: refuse before anything is staged rather than midway through the renames.
+        for path in &paths {
+            if let Ok(m) = std::fs::symlink_metadata(path)
+                && !m.file_type().is_file()
+            {
+                return Err(werr(path, "exists and is not a regular file".into()));
+            }
+        }
+        // Dropping a staged NamedTempFile removes it: an error below leaves no temp behind.
         let mut staged = Vec::with_capacity(items.len());
-        for (symbol, bars) in items {
-            let path = self.path_of(symbol);
+        for ((symbol, bars), path) in items.iter().zip(paths) {
             let mut df = to_frame(symbol, bars).map_err(|e| werr(&path, e.to_string()))?;
             let mut tmp = tempfile::Builder::new()
                 .prefix(".tmp-")
@@ -173,9 +229,32 @@ impl BarStore {
                 .map_err(|e| werr(&path, e.to_string()))?;
             staged.push((tmp, path));
         }
-        for (tmp, path) in staged {
-            tmp.persist(&path)
-                .map_err(|e| werr(&path, e.error.to_string()))?;
+        let name = |p: &Path| {
+            p.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        };
+        let mut replaced = Vec::with_capacity(staged.len());
+        let mut rest = staged.into_iter();
+        while let Some((tmp, path)) = rest.next() {
+            if let Err(e) = tmp.persist(&path) {
+                // `e.file` (and the rest of `rest`) drop here: their temp files are removed.
+                let message = e.error.to_string();
+                let not_replaced: Vec<String> = std::iter::once(name(&path))
+                    .chain(rest.map(|(_, p)| name(&p)))
+                    .collect();
+                if replaced.is_empty() {
+                    return Err(werr(&path, message));
+                }
+                // Best effort: the renames that happened are made durable before reporting.
+                let _ = crate::fsutil::sync_dir(&self.dir);
+                return Err(StoreError::Partial {
+                    path: path.display().to_string(),
+                    message,
+                    replaced,
+                    not_replaced,
+                });
+            }
+            replaced.push(name(&path));
         }
         crate::fsutil::sync_dir(&self.dir).map_err(|e| werr(&self.dir, e.to_string()))
     }

@@ -124,14 +124,14 @@ fn price_columns_refuse_null_prices_and_unordered_dates() {
     let mut df = to_frame("N", &[bar(day(2), 10.0, None), bar(day(3), 11.0, None)]).expect("frame");
     df.with_column(Column::new("close".into(), [Some(10.0), None]))
         .expect("replace close");
-    write_frame(&store.path_of("N"), df);
+    write_frame(&store.checked_path("N").expect("symbol"), df);
     let e = store.read_prices("N", false).expect_err("null close");
     assert!(
         e.to_string().contains("N.parquet") && e.to_string().contains("column `close` row 1: null"),
         "{e}"
     );
     let df = to_frame("U", &[bar(day(3), 10.0, None), bar(day(2), 11.0, None)]).expect("frame");
-    write_frame(&store.path_of("U"), df);
+    write_frame(&store.checked_path("U").expect("symbol"), df);
     let e = store.read_prices("U", false).expect_err("unordered");
     assert!(
         e.to_string()
@@ -162,7 +162,7 @@ fn read_many_keeps_the_order_and_reports_missing_and_broken_files() {
         .map(|i| (format!("S{i:02}"), vec![bar(f64::from(i) + 1.0)]))
         .collect();
     store.write_many(&items).expect("write");
-    std::fs::write(store.path_of("S07"), b"broken").expect("break");
+    std::fs::write(store.checked_path("S07").expect("symbol"), b"broken").expect("break");
     let mut symbols: Vec<String> = items.keys().cloned().collect();
     symbols.insert(20, "NONE".into());
     let got = store.read_many(&symbols);
@@ -178,4 +178,80 @@ fn read_many_keeps_the_order_and_reports_missing_and_broken_files() {
             (s, other) => panic!("{s}: {other:?}"),
         }
     }
+}
+
+fn one_bar(close: f64) -> Vec<Bar> {
+    vec![Bar {
+        date: NaiveDate::from_ymd_opt(2024, 1, 2).expect("date"),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: 1.0,
+        adj_close: None,
+        dividend: 0.0,
+        split_factor: 1.0,
+        provisional: false,
+    }]
+}
+
+/// Every file name in `dir`, sorted (temp files included).
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn write_many_is_all_or_nothing_when_one_target_cannot_be_replaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = BarStore::new(dir.path());
+    let old: BTreeMap<String, Vec<Bar>> = ["AAA", "CCC"]
+        .iter()
+        .map(|s| (s.to_string(), one_bar(1.0)))
+        .collect();
+    store.write_many(&old).expect("first write");
+    let before_a = std::fs::read(dir.path().join("AAA.parquet")).expect("AAA");
+    // BBB sorts between AAA and CCC: a directory stands where its file would go.
+    std::fs::create_dir(dir.path().join("BBB.parquet")).expect("mkdir");
+    std::fs::write(dir.path().join("BBB.parquet/keep"), b"x").expect("fill dir");
+    let new: BTreeMap<String, Vec<Bar>> = ["AAA", "BBB", "CCC"]
+        .iter()
+        .map(|s| (s.to_string(), one_bar(2.0)))
+        .collect();
+    let e = store.write_many(&new).expect_err("BBB cannot be replaced");
+    assert!(e.to_string().contains("BBB.parquet"), "{e}");
+    assert_eq!(
+        std::fs::read(dir.path().join("AAA.parquet")).expect("AAA"),
+        before_a,
+        "AAA was replaced although the write failed"
+    );
+    assert_eq!(store.read("CCC").expect("read").expect("CCC")[0].close, 1.0);
+    assert_eq!(
+        names(dir.path()),
+        ["AAA.parquet", "BBB.parquet", "CCC.parquet"],
+        "temp files left behind"
+    );
+}
+
+#[test]
+fn the_store_builds_no_path_from_an_invalid_symbol() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = BarStore::new(&dir.path().join("bars"));
+    for bad in ["../../OUTSIDE", "BAD/SYM", "", "a b", ".."] {
+        let e = store
+            .write_many(&BTreeMap::from([
+                ("GOOD".to_string(), one_bar(1.0)),
+                (bad.to_string(), one_bar(1.0)),
+            ]))
+            .expect_err(bad);
+        assert!(matches!(e, StoreError::Symbol { .. }), "{bad:?}: {e}");
+        assert!(store.read(bad).is_err(), "{bad:?}");
+        assert!(store.read_prices(bad, false).is_err(), "{bad:?}");
+    }
+    assert!(!dir.path().join("bars").exists(), "nothing was created");
+    assert!(!dir.path().join("OUTSIDE.parquet").exists());
 }

@@ -63,12 +63,13 @@ impl RiskConfig {
         if self.max_orders_per_day.limit == 0 {
             e.push("max_orders_per_day.limit", 0, "at least 1");
         }
+        // Compared case-insensitively, so `tqqq` is TQQQ; anything else must be a symbol.
         for (i, s) in self.restricted_symbols.symbols.iter().enumerate() {
-            if s.trim().is_empty() {
+            if let Err(err) = crate::data::Symbol::parse(&s.to_ascii_uppercase()) {
                 e.push(
                     &format!("restricted_symbols.symbols[{i}]"),
                     format!("{s:?}"),
-                    "a non-empty symbol",
+                    &format!("a symbol ({}): {}", crate::data::symbol::RULE, err.reason),
                 );
             }
         }

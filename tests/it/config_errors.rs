@@ -41,7 +41,15 @@ fn table_of_bad_configs() {
         ),
         (
             "data:\n  extra_symbols: [spy]\n",
-            "bad.yaml: data.extra_symbols[0] = spy: must be a ticker of letters, digits, '.' or '-'",
+            "bad.yaml: data.extra_symbols[0] = \"spy\": must be a symbol (1-12 characters A-Z, 0-9, '.' or '-', starting with a letter or digit, e.g. QQQ or BRK.B): lower case (write SPY)",
+        ),
+        (
+            "strategy:\n  params:\n    signal_symbol: ../../../../tmp/x\n",
+            "bad.yaml: strategy.params.signal_symbol = \"../../../../tmp/x\": must be a symbol (1-12 characters A-Z, 0-9, '.' or '-', starting with a letter or digit, e.g. QQQ or BRK.B): '/' is not allowed",
+        ),
+        (
+            "risk:\n  restricted_symbols:\n    symbols: [tqqq, \"A B\"]\n",
+            "bad.yaml: risk.restricted_symbols.symbols[1] = \"A B\": must be a symbol (1-12 characters A-Z, 0-9, '.' or '-', starting with a letter or digit, e.g. QQQ or BRK.B): ' ' is not allowed",
         ),
     ];
     for (body, want) in cases {

@@ -229,8 +229,13 @@ impl HierarchicalParams {
             ("inverse", &self.inverse),
         ];
         for (i, (key, sym)) in symbols.iter().enumerate() {
-            if sym.trim().is_empty() {
-                c.fail(key, format!("{sym:?}"), "a non-empty symbol".into());
+            if let Err(e) = crate::data::Symbol::parse(sym) {
+                // The value is shown quoted: it may be empty or hold spaces.
+                c.fail(
+                    key,
+                    &e.shown,
+                    format!("a symbol ({}): {}", crate::data::symbol::RULE, e.reason),
+                );
             } else if i >= 2 && symbols[2..i].iter().any(|(_, s)| s == sym) {
                 // Tradables are ledger columns: two roles on one symbol would merge weights.
                 c.fail(key, sym, "different from the other tradables".into());
