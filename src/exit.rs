@@ -19,7 +19,7 @@ pub enum Exit {
     Blocked = 3,
     /// Halted: kill switch or circuit breaker.
     Halted = 4,
-    /// Broker or data source unavailable after retries.
+    /// Broker or data source unavailable after retries, or the stored data is unusable.
     Unavailable = 5,
     /// Validation RED.
     ValidationRed = 6,
@@ -75,6 +75,29 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         // A source that failed after retries, or answered with unusable data: either way
         // the data source did not deliver, and the store was left as it was. A bad transport
         // setting (e.g. `http.max_attempts: 0`) is the config's fault, not the source's.
+        // Stored bars no decision can stand on (a non-finite or non-positive close, a bad
+        // volume, a file the store refuses): the data is unusable, which is exit 5 too.
+        if let Some(e) = cause.downcast_ref::<crate::strategy::StrategyError>() {
+            use crate::strategy::StrategyError as S;
+            if matches!(
+                e,
+                S::BadClose { .. }
+                    | S::BadVolume { .. }
+                    | S::Unsorted { .. }
+                    | S::RaggedSeries { .. }
+            ) {
+                return Exit::Unavailable;
+            }
+        }
+        if let Some(
+            crate::data::history::HistoryError::Store(crate::data::store::StoreError::Read {
+                ..
+            })
+            | crate::data::history::HistoryError::Unusable(_),
+        ) = cause.downcast_ref::<crate::data::history::HistoryError>()
+        {
+            return Exit::Unavailable;
+        }
         if let Some(e) = cause.downcast_ref::<crate::data::http::FetchError>() {
             return match e {
                 crate::data::http::FetchError::Config { .. } => Exit::Usage,

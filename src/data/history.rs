@@ -17,6 +17,10 @@ pub enum HistoryError {
         "{symbol} {date}: price_field adj_close is configured but the bar has no adjusted close"
     )]
     NoAdjClose { symbol: String, date: NaiveDate },
+    /// A loaded series no decision may stand on (a non-finite or non-positive close, a bad
+    /// volume): every symbol read is checked, tradables too, not only the signal.
+    #[error(transparent)]
+    Unusable(#[from] crate::strategy::StrategyError),
 }
 
 /// Bars of `symbols` dated from `start` through `through` (inclusive), as strategy series.
@@ -74,6 +78,7 @@ pub fn load(
             close: cut(cols.close, &range),
             volume: cut(cols.volume, &range),
         };
+        s.validate(sym)?;
         h.series.insert(sym.clone(), s);
     }
     Ok(h)

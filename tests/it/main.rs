@@ -1,6 +1,7 @@
 //! The integration test binary: one binary (fewer links of a large polars binary), one
 //! module per area.
 
+mod bar_validity;
 mod calendar;
 mod cli_jobs;
 mod common;
@@ -14,3 +15,4 @@ mod preflight_gates;
 mod replay;
 mod state_crash;
 mod store_import;
+mod symbols_csv;
