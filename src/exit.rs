@@ -76,7 +76,7 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         // the data source did not deliver, and the store was left as it was. A bad transport
         // setting (e.g. `http.max_attempts: 0`) is the config's fault, not the source's.
         // Stored bars no decision can stand on (a non-finite or non-positive close, a bad
-        // volume, a file the store refuses): the data is unusable, which is exit 5 too.
+        // volume): the data is unusable, which is exit 5 too.
         if let Some(e) = cause.downcast_ref::<crate::strategy::StrategyError>() {
             use crate::strategy::StrategyError as S;
             if matches!(
@@ -89,12 +89,8 @@ pub fn classify(err: &anyhow::Error) -> Exit {
                 return Exit::Unavailable;
             }
         }
-        if let Some(
-            crate::data::history::HistoryError::Store(crate::data::store::StoreError::Read {
-                ..
-            })
-            | crate::data::history::HistoryError::Unusable(_),
-        ) = cause.downcast_ref::<crate::data::history::HistoryError>()
+        if let Some(crate::data::history::HistoryError::Unusable(_)) =
+            cause.downcast_ref::<crate::data::history::HistoryError>()
         {
             return Exit::Unavailable;
         }

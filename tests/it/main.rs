@@ -8,6 +8,7 @@ mod common;
 mod config_errors;
 mod fetch_cli;
 mod fetch_sources;
+mod fuzz_data;
 mod golden_cells;
 mod http_double;
 mod lock_race;
