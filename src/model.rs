@@ -158,7 +158,8 @@ mod tests {
     fn each_unusable_field_is_named() {
         let today = NaiveDate::from_ymd_opt(2024, 1, 2).expect("date");
         assert_eq!(good().unusable(today), None);
-        let cases: [(&str, fn(&mut Bar)); 12] = [
+        type Edit = fn(&mut Bar);
+        let cases: [(&str, Edit); 12] = [
             ("close = inf", |b| b.close = f64::INFINITY),
             ("close = NaN", |b| b.close = f64::NAN),
             ("open = -1", |b| b.open = -1.0),

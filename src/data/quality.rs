@@ -89,7 +89,15 @@ pub fn assess(
         .filter_map(|b| b.as_ref().and_then(|v| v.first()).map(|b| b.date))
         .min()
         .unwrap_or(expected);
-    let sessions = calendar::sessions_between(first, expected).unwrap_or_default();
+    // The calendar starts in 1990: older bars are reported one by one below, and a calendar
+    // error is a finding of every symbol, never an empty session list taken as the truth.
+    let calendar_start =
+        NaiveDate::from_ymd_opt(calendar::FIRST_YEAR, 1, 1).unwrap_or(NaiveDate::MIN);
+    let (sessions, calendar_error) =
+        match calendar::sessions_between(first.max(calendar_start), expected) {
+            Ok(s) => (s, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
     for (symbol, series) in bars {
         let mut find = |check: &'static str, detail: String| {
             r.findings.push(Finding {
@@ -98,6 +106,12 @@ pub fn assess(
                 detail,
             })
         };
+        if let Some(e) = calendar_error {
+            find(
+                "missing_sessions",
+                format!("sessions cannot be checked: {e}"),
+            );
+        }
         let Some(series) = series.as_ref().filter(|s| !s.is_empty()) else {
             find("missing", "no bars stored".into());
             r.stale.insert(symbol.clone());
@@ -176,17 +190,21 @@ fn check_series(
     }
     for b in series {
         // `sessions` spans every bar up to `expected`; later bars ask the calendar.
-        let session = if b.date <= expected && b.date >= sessions.first().copied().unwrap_or(b.date)
-        {
-            sessions.binary_search(&b.date).is_ok()
+        let in_list = sessions
+            .first()
+            .is_some_and(|f| b.date >= *f && b.date <= expected);
+        let session = if in_list {
+            Ok(sessions.binary_search(&b.date).is_ok())
         } else {
-            calendar::is_trading_day(b.date).unwrap_or(false)
+            calendar::is_trading_day(b.date)
         };
-        if !session {
-            push(
+        match session {
+            Ok(true) => {}
+            Ok(false) => push(
                 "non_session",
                 format!("bar on {}, not an NYSE session", b.date),
-            );
+            ),
+            Err(e) => push("non_session", format!("bar on {}: {e}", b.date)),
         }
         let bad = !(b.open > 0.0 && b.high > 0.0 && b.low > 0.0 && b.close > 0.0)
             || b.high < b.open.max(b.close)

@@ -53,7 +53,8 @@ fn preflight_passes_on_the_sample_then_fails_data_quality_on_each_unusable_bar()
     let sb = Sandbox::with_sample("");
     let (c, failed, _) = preflight(&sb);
     assert_eq!((c, failed.len()), (0, 0), "{failed:?}");
-    let cases: [(&str, fn(&mut Bar), &str); 7] = [
+    type Edit = fn(&mut Bar);
+    let cases: [(&str, Edit, &str); 7] = [
         (
             "TQQQ",
             |b| b.close = f64::INFINITY,
@@ -131,5 +132,27 @@ fn dry_run_on_unusable_prices_exits_5() {
             "{err}"
         );
         assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// A bar older than the calendar (1990) is named on its own; it does not make every other
+/// bar of every symbol a "non-session" (the calendar error used to become an empty list).
+#[test]
+fn a_bar_before_the_calendar_is_named_and_the_rest_still_checked() {
+    let sb = Sandbox::with_sample("");
+    edit_bars(&sb, "TLT", |bars| {
+        let mut b = bars[0].clone();
+        b.date = chrono::NaiveDate::from_ymd_opt(1985, 1, 2).expect("date");
+        bars.insert(0, b);
+    });
+    let (c, failed, dq) = preflight(&sb);
+    assert_eq!(c, 3, "{failed:?}");
+    assert_eq!(failed, ["data_quality"], "{dq}");
+    assert!(
+        dq.contains("TLT non_session: bar on 1985-01-02: date 1985-01-02 is outside the supported NYSE calendar range"),
+        "{dq}"
+    );
+    for other in ["QQQ", "TQQQ", "TMF", "TMV"] {
+        assert!(!dq.contains(other), "{other} flagged: {dq}");
     }
 }

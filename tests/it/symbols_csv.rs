@@ -303,3 +303,31 @@ fn fetch_csv_symbols_that_match_nothing_exit_2_and_record_nothing() {
     let state = std::fs::read_to_string(sb.path().join("state/state.json")).unwrap_or_default();
     assert!(!state.contains("\"ok\""), "a success was recorded: {state}");
 }
+
+/// #18 item 10: a clock outside the NYSE calendar (1990..2099) is reported, not turned into
+/// a guessed window: nothing is requested or written.
+#[test]
+fn a_calendar_error_is_reported_before_any_request() {
+    let double = HttpDouble::scripted(vec![Reply::json(
+        200,
+        fixture("alpaca/get_v2_stocks_bars.alpaca-py-test.multi_symbol.json"),
+    )]);
+    let sb = alpaca_sandbox(&double.base_url());
+    let out = Command::new(env!("CARGO_BIN_EXE_trader"))
+        .arg("--config")
+        .arg(sb.config())
+        .args(["fetch", "--symbols", "AAPL"])
+        .env("TRADER_NOW", "2150-01-05T20:00:00Z")
+        .env("APCA_API_KEY_ID", "PKSYMBOLTEST")
+        .env("APCA_API_SECRET_KEY", "symbol-test-secret")
+        .output()
+        .expect("run trader");
+    assert_ne!(code(&out), 0, "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("outside the supported NYSE calendar range"),
+        "{err}"
+    );
+    assert!(double.requests().is_empty(), "{:?}", double.requests());
+    assert!(!sb.path().join("bars").exists());
+}
