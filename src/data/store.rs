@@ -182,82 +182,6 @@ impl BarStore {
                 .collect::<Vec<_>>()
         })
     }
-
-    /// Replace the files of several symbols at once. Every symbol is validated and every
-    /// file written to a temp file and synced before any is renamed into place; a failure
-    /// before the renames removes the temp files and leaves the store as it was. A rename
-    /// failing midway (a disk fault) is a [`StoreError::Partial`] naming what was replaced.
-    pub fn write_many(&self, items: &BTreeMap<String, Vec<Bar>>) -> Result<(), StoreError> {
-        let werr = |path: &Path, message: String| StoreError::Write {
-            path: path.display().to_string(),
-            message,
-        };
-        let paths = items
-            .keys()
-            .map(|s| self.checked_path(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        std::fs::create_dir_all(&self.dir).map_err(|e| werr(&self.dir, e.to_string()))?;
-        // A directory (or anything but a file) where a bar file belongs cannot be replaced by
-        // a rename: refuse before anything is staged rather than midway through the renames.
-        for path in &paths {
-            if let Ok(m) = std::fs::symlink_metadata(path)
-                && !m.file_type().is_file()
-            {
-                return Err(werr(path, "exists and is not a regular file".into()));
-            }
-        }
-        // Dropping a staged NamedTempFile removes it: an error below leaves no temp behind.
-        let mut staged = Vec::with_capacity(items.len());
-        for ((symbol, bars), path) in items.iter().zip(paths) {
-            let mut df = to_frame(symbol, bars).map_err(|e| werr(&path, e.to_string()))?;
-            let mut tmp = tempfile::Builder::new()
-                .prefix(".tmp-")
-                .suffix(".partial")
-                .tempfile_in(&self.dir)
-                .map_err(|e| werr(&path, e.to_string()))?;
-            // Uncompressed: every job reads these files and none is large (the 4,438 daily bars
-            // of an ETF take 300 KB). Decoding LZ4 was 6 % of the sample backtest's
-            // instructions and zstd slower still (preflight over the 505-stock panel: zstd
-            // 357 ms, LZ4 258 ms, then on par with uncompressed); pyarrow and DuckDB read them
-            // (tested).
-            ParquetWriter::new(tmp.as_file_mut())
-                .with_compression(ParquetCompression::Uncompressed)
-                .finish(&mut df)
-                .map_err(|e| werr(&path, e.to_string()))?;
-            tmp.as_file()
-                .sync_all()
-                .map_err(|e| werr(&path, e.to_string()))?;
-            staged.push((tmp, path));
-        }
-        let name = |p: &Path| {
-            p.file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-        };
-        let mut replaced = Vec::with_capacity(staged.len());
-        let mut rest = staged.into_iter();
-        while let Some((tmp, path)) = rest.next() {
-            if let Err(e) = tmp.persist(&path) {
-                // `e.file` (and the rest of `rest`) drop here: their temp files are removed.
-                let message = e.error.to_string();
-                let not_replaced: Vec<String> = std::iter::once(name(&path))
-                    .chain(rest.map(|(_, p)| name(&p)))
-                    .collect();
-                if replaced.is_empty() {
-                    return Err(werr(&path, message));
-                }
-                // Best effort: the renames that happened are made durable before reporting.
-                let _ = crate::fsutil::sync_dir(&self.dir);
-                return Err(StoreError::Partial {
-                    path: path.display().to_string(),
-                    message,
-                    replaced,
-                    not_replaced,
-                });
-            }
-            replaced.push(name(&path));
-        }
-        crate::fsutil::sync_dir(&self.dir).map_err(|e| werr(&self.dir, e.to_string()))
-    }
 }
 
 /// Read one bar file and check its invariants (ascending unique dates).
@@ -410,39 +334,6 @@ fn required_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>, String> {
         .collect()
 }
 
-fn to_frame(symbol: &str, bars: &[Bar]) -> PolarsResult<DataFrame> {
-    let n = bars.len();
-    let dates: Vec<i32> = bars.iter().map(|b| to_days(b.date)).collect();
-    let date = Series::new("date".into(), dates).cast(&DataType::Date)?;
-    let f = |name: &str, g: &dyn Fn(&Bar) -> f64| {
-        Column::new(name.into(), bars.iter().map(g).collect::<Vec<f64>>())
-    };
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("symbol".into(), vec![symbol; n]),
-            date.into(),
-            f("open", &|b| b.open),
-            f("high", &|b| b.high),
-            f("low", &|b| b.low),
-            f("close", &|b| b.close),
-            f("volume", &|b| b.volume),
-            Column::new(
-                "adj_close".into(),
-                bars.iter()
-                    .map(|b| b.adj_close)
-                    .collect::<Vec<Option<f64>>>(),
-            ),
-            f("dividend", &|b| b.dividend),
-            f("split_factor", &|b| b.split_factor),
-            Column::new(
-                "provisional".into(),
-                bars.iter().map(|b| b.provisional).collect::<Vec<bool>>(),
-            ),
-        ],
-    )
-}
-
 /// Column `name` as f64 (cast if stored otherwise).
 fn f64_col(df: &DataFrame, name: &str) -> Result<Float64Chunked, String> {
     let col = df
@@ -508,6 +399,11 @@ pub fn merge(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
     }
     by_date.into_values().collect()
 }
+
+#[path = "store_write.rs"]
+mod write;
+#[cfg(test)]
+use write::{rename_all, to_frame};
 
 #[cfg(test)]
 #[path = "store_tests.rs"]

@@ -255,3 +255,45 @@ fn the_store_builds_no_path_from_an_invalid_symbol() {
     assert!(!dir.path().join("bars").exists(), "nothing was created");
     assert!(!dir.path().join("OUTSIDE.parquet").exists());
 }
+
+/// A rename that fails midway (here: a directory that appeared where BBB's file goes after
+/// the checks) names what was replaced and what was not, and leaves no temp file.
+#[test]
+fn a_rename_failing_midway_says_what_was_replaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let staged: Vec<_> = ["AAA", "BBB", "CCC"]
+        .iter()
+        .map(|s| {
+            let tmp = tempfile::Builder::new()
+                .prefix(".tmp-")
+                .suffix(".partial")
+                .tempfile_in(dir.path())
+                .expect("temp");
+            (tmp, dir.path().join(format!("{s}.parquet")))
+        })
+        .collect();
+    std::fs::create_dir(dir.path().join("BBB.parquet")).expect("mkdir");
+    std::fs::write(dir.path().join("BBB.parquet/keep"), b"x").expect("fill dir");
+    let e = rename_all(dir.path(), staged).expect_err("BBB cannot be replaced");
+    match &e {
+        StoreError::Partial {
+            replaced,
+            not_replaced,
+            ..
+        } => {
+            assert_eq!(replaced, &["AAA.parquet"]);
+            assert_eq!(not_replaced, &["BBB.parquet", "CCC.parquet"]);
+        }
+        other => panic!("{other}"),
+    }
+    let msg = e.to_string();
+    assert!(
+        msg.contains("already replaced: AAA.parquet; not replaced: BBB.parquet, CCC.parquet"),
+        "{msg}"
+    );
+    assert_eq!(
+        names(dir.path()),
+        ["AAA.parquet", "BBB.parquet"],
+        "temp files left"
+    );
+}

@@ -174,3 +174,61 @@ fn bars_and_ledgers_read_back_with_duckdb() {
     assert!(s.starts_with(&want), "duckdb saw {s:?}, want {want:?}…");
     assert!(s.ends_with("dry-run True"), "{s}");
 }
+
+/// A multi-file import where one target is not a regular file (BBB's is a symlink to a bar
+/// file elsewhere, which reads fine) replaces nothing: AAA and CCC keep their bytes, the
+/// link is left alone and no temp file is left.
+#[test]
+fn a_multi_file_import_is_all_or_nothing() {
+    let sb = Sandbox::empty("");
+    let csv = sb.path().join("csv");
+    std::fs::create_dir_all(&csv).expect("mkdir");
+    let from = csv.to_str().expect("utf8");
+    for s in ["AAA", "CCC"] {
+        write(&csv, &format!("{s}.csv"), "Date,Close\n2024-01-02,10\n");
+    }
+    assert_eq!(
+        code(&sb.run(&["fetch", "--source", "csv", "--from", from])),
+        0
+    );
+    let bars = sb.path().join("bars");
+    let before: Vec<Vec<u8>> = ["AAA", "CCC"]
+        .iter()
+        .map(|s| std::fs::read(bars.join(format!("{s}.parquet"))).expect("stored"))
+        .collect();
+    let elsewhere = sb.path().join("elsewhere.parquet");
+    std::fs::copy(bars.join("AAA.parquet"), &elsewhere).expect("copy");
+    std::os::unix::fs::symlink(&elsewhere, bars.join("BBB.parquet")).expect("symlink");
+    for s in ["AAA", "BBB", "CCC"] {
+        write(
+            &csv,
+            &format!("{s}.csv"),
+            "Date,Close\n2024-01-02,10\n2024-01-03,11\n",
+        );
+    }
+    let out = sb.run(&["fetch", "--source", "csv", "--from", from]);
+    assert_ne!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("nothing was replaced")
+            && err.contains("BBB.parquet: cannot write: exists and is not a regular file"),
+        "{err}"
+    );
+    assert!(
+        bars.join("BBB.parquet").is_symlink(),
+        "the link was replaced"
+    );
+    for (s, b) in ["AAA", "CCC"].iter().zip(&before) {
+        assert_eq!(
+            &std::fs::read(bars.join(format!("{s}.parquet"))).expect("kept"),
+            b,
+            "{s}"
+        );
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&bars)
+        .expect("bars")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["AAA.parquet", "BBB.parquet", "CCC.parquet"]);
+}
