@@ -178,12 +178,32 @@ fn csv_files(from: &Path) -> Result<Vec<PathBuf>> {
     if from.is_file() {
         return Ok(vec![from.to_path_buf()]);
     }
-    let rd = std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))?;
+    let rd = std::fs::read_dir(from).map_err(|e| {
+        ExitError::new(
+            Exit::Usage,
+            format!(
+                "--from {}: not a CSV file or directory: {e}",
+                from.display()
+            ),
+        )
+    })?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
         .collect();
     files.sort();
+    // Reading a FIFO (or a device) named `x.csv` would block forever: only regular files
+    // (or symlinks to them) are read.
+    if let Some(odd) = files.iter().find(|p| !p.is_file()) {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!(
+                "{}: not a regular file (nothing was imported)",
+                odd.display()
+            ),
+        )
+        .into());
+    }
     Ok(files)
 }
 

@@ -331,3 +331,41 @@ fn a_calendar_error_is_reported_before_any_request() {
     assert!(double.requests().is_empty(), "{:?}", double.requests());
     assert!(!sb.path().join("bars").exists());
 }
+
+/// A FIFO named like a CSV file is refused at once instead of blocking the import.
+#[test]
+fn a_fifo_among_the_csv_files_is_refused_without_blocking() {
+    let (sb, from) = csv_sandbox(&[("QQQ.csv", "Date,Close\n2024-01-02,10\n")]);
+    let fifo = sb.path().join("csv/TLT.csv");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    let r = crate::fuzz_data::run(&sb, &["fetch", "--source", "csv", "--from", &from], "fifo");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("TLT.csv: not a regular file"),
+        "{}",
+        r.stderr
+    );
+    assert!(!sb.path().join("bars/QQQ.parquet").exists());
+    let missing = sb.path().join("nowhere");
+    let r = crate::fuzz_data::run(
+        &sb,
+        &[
+            "fetch",
+            "--source",
+            "csv",
+            "--from",
+            missing.to_str().expect("utf8"),
+        ],
+        "missing dir",
+    );
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("nowhere: not a CSV file or directory"),
+        "{}",
+        r.stderr
+    );
+}
