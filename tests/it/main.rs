@@ -8,6 +8,7 @@ mod config_errors;
 mod fetch_cli;
 mod fetch_sources;
 mod golden_cells;
+mod hostile_config;
 mod http_double;
 mod lock_race;
 mod preflight_gates;
