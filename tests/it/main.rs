@@ -7,6 +7,7 @@ mod common;
 mod config_errors;
 mod fetch_cli;
 mod fetch_sources;
+mod fuzz_config;
 mod golden_cells;
 mod hostile_config;
 mod http_double;
