@@ -66,11 +66,14 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return Exit::Usage;
         }
-        if cause
-            .downcast_ref::<crate::state::lock::LockError>()
-            .is_some()
-        {
-            return Exit::Locked;
+        if let Some(e) = cause.downcast_ref::<crate::state::lock::LockError>() {
+            // Only a lock another run holds is "locked": a lock file that cannot be opened
+            // (its path is a directory, the state directory cannot be created) is a setup
+            // problem a person must fix, and retrying later would not help.
+            return match e {
+                crate::state::lock::LockError::Io { .. } => Exit::Usage,
+                _ => Exit::Locked,
+            };
         }
         // A source that failed after retries, or answered with unusable data: either way
         // the data source did not deliver, and the store was left as it was. A bad transport

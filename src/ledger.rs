@@ -47,7 +47,13 @@ impl Table {
         for (name, col) in &self.cols {
             let name: PlSmallStr = name.as_str().into();
             let c: Column = match col {
-                Col::Str(v) => Column::new(name, v),
+                Col::Str(v) => Column::new(
+                    name,
+                    v.iter()
+                        .map(|s| crate::redact::scrub(s).into_owned())
+                        .collect::<Vec<String>>()
+                        .as_slice(),
+                ),
                 Col::F64(v) => Column::new(name, v),
                 Col::I64(v) => Column::new(name, v),
                 Col::Bool(v) => Column::new(name, v),

@@ -21,6 +21,7 @@ pub mod model;
 pub mod money;
 pub mod pipeline;
 pub mod portfolio;
+pub mod redact;
 pub mod risk;
 pub mod state;
 pub mod strategy;

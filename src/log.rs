@@ -1,7 +1,8 @@
 //! Log lines to stderr (journald picks them up under systemd) and to `logs/trader.log`.
 //!
-//! Plain lines, one per event, UTC timestamps; secrets never reach this module because
-//! callers only pass messages built from non-secret values.
+//! Plain lines, one per event, UTC timestamps. Every line passes through
+//! [`crate::redact::scrub`] first, so a secret that reached a message (a server echoing a key
+//! in an error body, say) is masked on stderr and in the file alike.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ impl Logger {
 
     /// A progress or status line a person may want to see.
     pub fn info(&self, msg: &str) {
+        let msg = &crate::redact::scrub(msg);
         if !self.quiet {
             eprintln!("{msg}");
         }
@@ -37,12 +39,14 @@ impl Logger {
 
     /// Something a person should look at; shown even with `--quiet`.
     pub fn warn(&self, msg: &str) {
+        let msg = &crate::redact::scrub(msg);
         eprintln!("warning: {msg}");
         self.append("WARN", msg);
     }
 
     /// Detail shown only with `-v`.
     pub fn debug(&self, msg: &str) {
+        let msg = &crate::redact::scrub(msg);
         if self.verbose > 0 && !self.quiet {
             eprintln!("{msg}");
         }
@@ -58,7 +62,7 @@ impl Logger {
             "{} {level} {}: {}\n",
             now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             self.command,
-            msg.replace('\n', " | ")
+            crate::redact::scrub(msg).replace('\n', " | ")
         );
         // Logging must never fail a job: a full disk is caught by `health`.
         if let Some(dir) = path.parent() {

@@ -25,8 +25,10 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code.code()),
         Err(err) => {
             let code = exit::classify(&err);
-            eprintln!("trader: error: {err:#}");
-            trader::log::error_line(&cli, &format!("{err:#}"));
+            // Scrubbed: an error may quote what a server or the config said, keys included.
+            let text = trader::redact::scrub_owned(format!("{err:#}"));
+            eprintln!("trader: error: {text}");
+            trader::log::error_line(&cli, &text);
             ExitCode::from(code.code())
         }
     }

@@ -123,13 +123,22 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         return health::run(cli);
     }
     let (config, secrets) = config::load(&cli.config)?;
+    let now = now()?;
+    let dated = config.validate_at(crate::calendar::trading_date_of(now));
+    if !dated.is_empty() {
+        return Err(config::ConfigError::Invalid {
+            file: cli.config.display().to_string(),
+            issues: dated,
+        }
+        .into());
+    }
     let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet);
     let ctx = Ctx {
         config,
         secrets,
         json: cli.json,
         log,
-        now: now()?,
+        now,
         started: std::time::Instant::now(),
     };
     // Every command says so while the kill switch is present (health reports it as a check).
@@ -147,6 +156,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
 /// Take the state lock and load the state (creating it explicitly on a first run).
 pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
     let cfg = &ctx.config;
+    ensure_state_dir(&cfg.paths.state_dir)?;
     let lock = lock::acquire(&cfg.paths.state_dir.join("trader.lock"), command, ctx.now)?;
     let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups);
     let mut recovered = None;
@@ -184,6 +194,25 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
         state,
         recovered,
     })
+}
+
+/// The state directory exists as a directory (created on a first run), or the job stops with
+/// exit 2 and a message naming it: a path that is a file, or that cannot be created, is a
+/// setup problem, never "another run holds the lock".
+fn ensure_state_dir(dir: &std::path::Path) -> Result<()> {
+    let usage = |what: String| {
+        anyhow::Error::new(crate::exit::ExitError::new(
+            Exit::Usage,
+            format!("paths.state_dir = {}: {what}", dir.display()),
+        ))
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(usage("exists but is not a directory".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir)
+            .map_err(|e| usage(format!("cannot create the state directory: {e}"))),
+        Err(e) => Err(usage(format!("cannot read: {e}"))),
+    }
 }
 
 /// `None` on a trading day; otherwise why the exchange is closed (holiday name or "closed").

@@ -13,21 +13,27 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    /// Look a variable up: process environment first, then the env file.
+    /// Look a variable up: process environment first, then the env file. A value of a
+    /// variable named like a credential is registered as a secret ([`crate::redact`]) before
+    /// it is returned.
     pub fn get(&self, name: &str) -> Option<String> {
-        match std::env::var(name) {
-            Ok(v) if !v.is_empty() => Some(v),
-            _ => self.from_file.get(name).cloned(),
+        let value = match std::env::var(name) {
+            Ok(v) if !v.is_empty() => v,
+            _ => self.from_file.get(name).cloned()?,
+        };
+        if crate::redact::is_secret_name(name) {
+            crate::redact::register(&value);
         }
+        Some(value)
     }
 }
 
 /// Load, expand, parse, resolve and validate the config at `path`.
 pub fn load(path: &Path) -> Result<(Config, Secrets), ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
         file: file.clone(),
-        source,
+        cause,
     })?;
     let config_dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -44,26 +50,119 @@ pub fn load(path: &Path) -> Result<(Config, Secrets), ConfigError> {
         _ => Secrets::default(),
     };
     let expanded = expand_vars(&file, &text, &secrets)?;
-    let options = serde_saphyr::options! { strict_booleans: true };
-    let mut config: Config =
-        serde_saphyr::from_str_with_options(&expanded, options).map_err(|e| {
-            ConfigError::Parse {
-                file: file.clone(),
-                message: e.to_string(),
-            }
-        })?;
+    let mut config = parse(&file, &expanded)?;
     config.source_file = path.to_path_buf();
     let root = match &config.root {
         Some(r) => resolve(&config_dir, r),
         None => config_dir.clone(),
     };
     config.paths.resolve_against(&root);
+    let mut issues = Vec::new();
+    if !root.is_dir() {
+        // Never created on the fly: a mistyped root would scatter state/, data/ and logs/ in
+        // a new directory and start from an empty state.
+        issues.push(super::Issue {
+            key: "root".into(),
+            value: root.display().to_string(),
+            allowed: "must be an existing directory (relative paths start at the config file's directory)".into(),
+        });
+    }
     config.root_dir = root;
-    let issues = config.validate();
+    issues.extend(config.validate());
     if !issues.is_empty() {
         return Err(ConfigError::Invalid { file, issues });
     }
     Ok((config, secrets))
+}
+
+/// Parse expanded YAML into the typed config.
+///
+/// Two steps, so that a value's type is what the file says: YAML → a plain tree (a quoted
+/// `"true"` stays a string, `.nan` stays the text `.nan`), then tree → [`Config`] with serde's
+/// strict types, tracking the key path. Every error names that path (and its line when it can
+/// be found): `risk.min_cash_pct (line 3): invalid type: string "abc", expected f64`.
+fn parse(file: &str, expanded: &str) -> Result<Config, ConfigError> {
+    let fail = |message: String| ConfigError::Parse {
+        file: file.to_string(),
+        message: crate::redact::scrub_owned(message),
+    };
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
+    };
+    let tree: serde_json::Value = serde_saphyr::from_str_with_options(expanded, options)
+        .map_err(|e| fail(format!("not valid YAML: {e}")))?;
+    if tree.is_null() {
+        return Err(fail(
+            "the file is empty: a config names at least its `root` (config/trader.yaml lists every key)"
+                .into(),
+        ));
+    }
+    if !tree.is_object() {
+        return Err(fail(format!(
+            "the top level must be a mapping of keys (`root: ..`), not {}",
+            kind_of(&tree)
+        )));
+    }
+    serde_path_to_error::deserialize(tree).map_err(|e| {
+        let key = e.path().to_string();
+        let line = line_of_path(expanded, &key)
+            .map(|n| format!(" (line {n})"))
+            .unwrap_or_default();
+        fail(format!("{key}{line}: {}", e.inner()))
+    })
+}
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "nothing",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a mapping",
+    }
+}
+
+/// The 1-based line of a block-style key path such as `risk.tiers[0].exposure_pct` (list
+/// indexes are skipped, so the first item's line is given); `None` when not found, e.g. in
+/// flow style (`{ a: 1 }`).
+fn line_of_path(text: &str, path: &str) -> Option<usize> {
+    let want: Vec<&str> = path
+        .split('.')
+        .map(|seg| seg.split('[').next().unwrap_or(seg))
+        .filter(|seg| !seg.is_empty())
+        .collect();
+    if want.is_empty() {
+        return None;
+    }
+    let mut stack: Vec<(usize, &str)> = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let code = strip_comment(raw);
+        let trimmed = code.trim_start();
+        let mut indent = code.len() - trimmed.len();
+        let mut item = trimmed;
+        while let Some(rest) = item.strip_prefix("- ") {
+            indent += 2;
+            item = rest.trim_start();
+        }
+        let Some((key, _)) = item.split_once(':') else {
+            continue;
+        };
+        let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            continue;
+        }
+        while stack.last().is_some_and(|&(i, _)| i >= indent) {
+            stack.pop();
+        }
+        stack.push((indent, key));
+        if stack.len() == want.len() && stack.iter().zip(&want).all(|((_, k), w)| k == w) {
+            return Some(n + 1);
+        }
+    }
+    None
 }
 
 /// Join a relative path onto `base`; absolute paths stay as they are.
@@ -163,6 +262,7 @@ fn read_env_file(config_file: &str, path: &Path) -> Result<BTreeMap<String, Stri
         message: format!("env_file {shown}: {e}"),
     })?;
     let mut vars = BTreeMap::new();
+    // Credentials in the file are masked from the moment it is read, used or not.
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -181,6 +281,9 @@ fn read_env_file(config_file: &str, path: &Path) -> Result<BTreeMap<String, Stri
             .and_then(|s| s.strip_suffix('"'))
             .or_else(|| v.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
             .unwrap_or(v);
+        if crate::redact::is_secret_name(k.trim()) {
+            crate::redact::register(v);
+        }
         vars.insert(k.trim().to_string(), v.to_string());
     }
     Ok(vars)

@@ -21,12 +21,9 @@ use crate::strategy::hierarchical::HierarchicalParams;
 /// A config that could not be read, parsed or validated.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read config: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The cause is part of the message (and not also a `source`, so it is printed once).
+    #[error("{file}: cannot read config: {cause}")]
+    Read { file: String, cause: std::io::Error },
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
     #[error("{file}:{line}: {message}")]
@@ -370,12 +367,50 @@ fn must(allowed: String) -> String {
     }
 }
 
-/// Numbers as a person wrote them: `150`, not `150.0`.
+/// Numbers as a person wrote them: `150`, not `150.0`; huge or tiny ones compactly
+/// (`1e300`, not three hundred digits).
 pub fn format_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
+    } else if v.is_finite() && v != 0.0 && (v.abs() >= 1e15 || v.abs() < 1e-6) {
+        format!("{v:e}")
     } else {
         format!("{v}")
+    }
+}
+
+/// A number from a section's own checks shown as [`format_num`] shows it; other text as is.
+fn compact_value(v: String) -> String {
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() => format_num(x),
+        _ => v,
+    }
+}
+
+/// A base URL must be `http(s)://host[:port][/path]`: anything else is a config error, not
+/// a source that is down (an `ftp://` URL was retried four times and exited 5).
+fn url_issue(key: &str, url: &str, out: &mut Vec<Issue>) {
+    let problem = match reqwest::Url::parse(url) {
+        Err(e) => Some(format!("must be an http(s) URL ({e})")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            Some(format!("must be an http(s) URL, not {}://", u.scheme()))
+        }
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("must name a host".to_string()),
+        Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+            Some("must have no query or fragment".to_string())
+        }
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            // Credentials come from the environment and go in headers, never in a URL.
+            Some("must not carry credentials".to_string())
+        }
+        Ok(_) => None,
+    };
+    if let Some(allowed) = problem {
+        out.push(Issue {
+            key: key.to_string(),
+            value: url.to_string(),
+            allowed,
+        });
     }
 }
 
@@ -393,7 +428,7 @@ impl Config {
         for e in self.strategy.params.validate() {
             out.push(Issue {
                 key: format!("strategy.params.{}", e.key),
-                value: e.value,
+                value: compact_value(e.value),
                 allowed: must(e.allowed),
             });
         }
@@ -425,7 +460,7 @@ impl Config {
         for e in self.risk.validate() {
             out.push(Issue {
                 key: format!("risk.{}", e.key),
-                value: e.value,
+                value: compact_value(e.value),
                 allowed: must(e.allowed),
             });
         }
@@ -486,6 +521,8 @@ impl Config {
                 &mut out,
             );
         }
+        url_issue("data.alpaca.base_url", &d.alpaca.base_url, &mut out);
+        url_issue("data.yahoo.base_url", &d.yahoo.base_url, &mut out);
         range_issue(
             "data.alpaca.page_limit",
             d.alpaca.page_limit as f64,
@@ -534,6 +571,25 @@ impl Config {
             0.5,
             &mut out,
         );
+        out
+    }
+
+    /// Checks that need the job's date: a history that starts after `today` would pass
+    /// preflight on old bars and then fail the decision.
+    pub fn validate_at(&self, today: NaiveDate) -> Vec<Issue> {
+        let mut out = Vec::new();
+        for (key, d) in [
+            ("strategy.history_start", self.strategy.history_start),
+            ("data.history_start", self.data.history_start),
+        ] {
+            if d >= today {
+                out.push(Issue {
+                    key: key.into(),
+                    value: d.to_string(),
+                    allowed: format!("must be before today ({today})"),
+                });
+            }
+        }
         out
     }
 

@@ -65,6 +65,9 @@ impl Default for HttpConfig {
     }
 }
 
+/// Redirects followed within the request's own origin before giving up.
+const MAX_REDIRECTS: usize = 5;
+
 /// What one attempt produced when it did not succeed.
 enum Failure {
     Retry {
@@ -116,6 +119,20 @@ impl HttpClient {
             .timeout(Duration::from_millis(cfg.timeout_ms))
             .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
             .user_agent(concat!("trader/", env!("CARGO_PKG_VERSION")))
+            // Credentials go in headers of our own (`APCA-API-KEY-ID`), which reqwest does not
+            // strip on a redirect: follow one only within the origin the request was made to,
+            // and hand anything else back as a 3xx that `attempt` refuses.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if same && attempt.previous().len() <= MAX_REDIRECTS {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
             .build()
             .map_err(|e| bad(&format!("cannot build HTTP client: {}", e.without_url())))?;
         let seed = std::time::SystemTime::now()
@@ -254,6 +271,21 @@ impl HttpClient {
         } else {
             None
         };
+        if (300..400).contains(&status) {
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| resp.url().join(v).ok())
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_else(|| "an unnamed location".to_string());
+            return Err(Failure::Fatal(FetchError::Redirect {
+                provider: self.provider,
+                path: path.to_string(),
+                status,
+                to,
+            }));
+        }
         let body = resp.bytes().await;
         if is_retryable_status(status) {
             return Err(Failure::Retry {
@@ -380,6 +412,8 @@ fn error_detail(body: &[u8]) -> Option<String> {
             .unwrap_or("");
         format!("{code}: {desc}")
     };
+    // Masked before it is cut: a server may echo the request's keys in its error body.
+    let text = crate::redact::scrub(&text);
     let one_line: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
     Some(one_line)
 }

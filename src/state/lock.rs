@@ -31,12 +31,9 @@ pub enum LockError {
     },
     #[error("another trader run holds {path} (holder unknown)")]
     HeldUnknown { path: String },
-    #[error("cannot open lock file {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The cause is in the message only, so it is printed once.
+    #[error("cannot open lock file {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
 }
 
 /// A held lock; dropping it releases the lock.
@@ -49,9 +46,9 @@ pub struct StateLock {
 /// Take the lock without waiting, or say who has it.
 pub fn acquire(path: &Path, command: &str, now: DateTime<Utc>) -> Result<StateLock, LockError> {
     let shown = path.display().to_string();
-    let io = |source| LockError::Io {
+    let io = |cause| LockError::Io {
         path: shown.clone(),
-        source,
+        cause,
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;

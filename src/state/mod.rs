@@ -168,7 +168,9 @@ impl State {
     }
 
     /// Record (or replace) the outcome of a job on a date.
-    pub fn record_job(&mut self, date: NaiveDate, record: JobRecord) {
+    /// The detail is scrubbed of known secrets ([`crate::redact`]).
+    pub fn record_job(&mut self, date: NaiveDate, mut record: JobRecord) {
+        record.detail = crate::redact::scrub_owned(record.detail);
         self.jobs
             .entry(date)
             .or_default()

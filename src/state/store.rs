@@ -24,12 +24,9 @@ pub enum StateError {
         problem: String,
         backups: String,
     },
-    #[error("{path}: cannot save state: {source}")]
-    Save {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The cause is in the message only, so it is printed once.
+    #[error("{path}: cannot save state: {cause}")]
+    Save { path: String, cause: std::io::Error },
 }
 
 /// Where the state lives and how many backups to keep.
@@ -101,9 +98,9 @@ impl StateStore {
     pub fn save(&self, state: &mut State, now: DateTime<Utc>) -> Result<(), StateError> {
         state.save_seq += 1;
         state.updated_at = now;
-        let err = |source| StateError::Save {
+        let err = |cause| StateError::Save {
             path: self.path.display().to_string(),
-            source,
+            cause,
         };
         let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| err(e.into()))?;
         bytes.push(b'\n');

@@ -10,8 +10,11 @@ pub struct Secret(String);
 
 impl Secret {
     /// Wraps a credential (typically read from the environment by the caller).
+    /// The value is registered with [`crate::redact`], so it is masked in every message.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        let value = value.into();
+        crate::redact::register(&value);
+        Secret(value)
     }
 
     /// The raw value, for building a request header only.
@@ -63,6 +66,17 @@ pub enum FetchError {
         path: String,
         attempts: u32,
         detail: String,
+    },
+    /// A redirect to another origin (scheme, host or port), or too many within one: refused,
+    /// because the request's credentials would go with it.
+    #[error(
+        "{provider}: GET {path}: HTTP {status} redirect to {to} refused: credentials are never sent to another origin (scheme, host or port); set base_url to the address that answers"
+    )]
+    Redirect {
+        provider: &'static str,
+        path: String,
+        status: u16,
+        to: String,
     },
     /// The body is not the JSON document the provider documents (malformed, truncated, wrong shape).
     #[error("{provider}: GET {path}: invalid JSON: {detail}")]
