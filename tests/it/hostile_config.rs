@@ -191,6 +191,11 @@ fn nonsense_values_are_refused_at_their_key_path() {
         "strategy.params.bul (line 10): unknown field `bul`",
     );
     refused(
+        "strategy:\n  params:\n    bull: QQQ\n",
+        pre,
+        "strategy.params.bull = QQQ: must be different from the other tradables (core is QQQ too)",
+    );
+    refused(
         "data:\n  alpaca:\n    base_url: ftp://example.com\n",
         &["fetch", "--source", "alpaca", "--symbols", "AAPL"],
         "data.alpaca.base_url = ftp://example.com: must be an http(s) URL, not ftp://",

@@ -236,9 +236,20 @@ impl HierarchicalParams {
                     &e.shown,
                     format!("a symbol ({}): {}", crate::data::symbol::RULE, e.reason),
                 );
-            } else if i >= 2 && symbols[2..i].iter().any(|(_, s)| s == sym) {
+            } else if i >= 2
+                && let Some((other, _)) = symbols[2..]
+                    .iter()
+                    .enumerate()
+                    .find(|(j, (_, s))| j + 2 != i && s == sym)
+                    .map(|(_, kv)| kv)
+            {
                 // Tradables are ledger columns: two roles on one symbol would merge weights.
-                c.fail(key, sym, "different from the other tradables".into());
+                // Each role is named with the other, so the key a person edited is on the line.
+                c.fail(
+                    key,
+                    sym,
+                    format!("different from the other tradables ({other} is {sym} too)"),
+                );
             }
         }
         c.0
