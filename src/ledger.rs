@@ -5,7 +5,6 @@
 //! crash leaves either the old or the new table. Re-running a date with `--force`
 //! replaces that date's rows instead of duplicating them.
 
-use std::fs::File;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -91,7 +90,7 @@ pub fn read(path: &Path) -> Result<Option<DataFrame>, LedgerError> {
     if !path.exists() {
         return Ok(None);
     }
-    let f = File::open(path).map_err(|e| err(path, e))?;
+    let f = crate::fsutil::open_regular(path).map_err(|e| err(path, e))?;
     ParquetReader::new(f)
         .finish()
         .map(Some)
