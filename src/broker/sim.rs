@@ -54,8 +54,9 @@ impl SimBook {
                 && !(p.is_finite() && p > 0.0 && p <= MAX_PRICE)
             {
                 out.push(format!(
-                    "{} = {p}: must be a finite price between 0 and {MAX_PRICE:e}",
-                    f("avg_fill_price")
+                    "{} = {}: must be a finite price between 0 and {MAX_PRICE:e}",
+                    f("avg_fill_price"),
+                    crate::state::show_num(p)
                 ));
             }
         }

@@ -29,6 +29,16 @@ pub const WEIGHT_EPS: f64 = 1e-9;
 /// The largest equity a state may record, in dollars (`money::MAX_CENTS`).
 pub const MAX_EQUITY: f64 = crate::money::MAX_CENTS as f64 / 100.0;
 
+/// A number as a person reads it in an error: compact for huge or tiny magnitudes (1e300,
+/// not 301 digits).
+pub fn show_num(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// A cent amount must be within 0..=MAX_CENTS (no margin account: cash is never negative).
 pub fn check_cents(out: &mut Vec<String>, field: &str, v: i64) {
     if !(0..=crate::money::MAX_CENTS).contains(&v) {
@@ -252,14 +262,16 @@ impl State {
             for (sym, w) in &t.weights {
                 if !(w.is_finite() && (0.0..=1.0 + WEIGHT_EPS).contains(w)) {
                     out.push(format!(
-                        "last_targets.weights.{sym} = {w}: must be between 0 and 1"
+                        "last_targets.weights.{sym} = {}: must be between 0 and 1",
+                        show_num(*w)
                     ));
                 }
             }
             let sum: f64 = t.weights.values().sum();
             if sum.is_finite() && sum > 1.0 + WEIGHT_EPS {
                 out.push(format!(
-                    "last_targets.weights sum to {sum}: must be at most 1 (the rest is cash)"
+                    "last_targets.weights sum to {}: must be at most 1 (the rest is cash)",
+                    show_num(sum)
                 ));
             }
         }
@@ -270,7 +282,8 @@ impl State {
             if !(p.equity.is_finite() && (0.0..=MAX_EQUITY).contains(&p.equity)) {
                 out.push(format!(
                     "equity_history[{i}] ({}).equity = {}: must be a finite amount between 0 and {MAX_EQUITY:e}",
-                    p.date, p.equity
+                    p.date,
+                    show_num(p.equity)
                 ));
             }
             if i > 0 && self.equity_history[i - 1].date >= p.date {

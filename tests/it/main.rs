@@ -13,4 +13,5 @@ mod lock_race;
 mod preflight_gates;
 mod replay;
 mod state_crash;
+mod state_guard;
 mod store_import;
