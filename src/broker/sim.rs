@@ -88,7 +88,7 @@ pub fn read_book(path: &Path) -> Result<Option<SimBook>, BrokerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(err(format!("{}: {e}", path.display()))),
     };
-    let book: SimBook = serde_json::from_slice(&bytes).map_err(|e| {
+    let book: SimBook = crate::state::store::from_json(&bytes).map_err(|e| {
         err(format!(
             "{}: not a valid simulated account: {e}",
             path.display()

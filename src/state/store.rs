@@ -248,12 +248,27 @@ pub fn parse_at(bytes: &[u8], now: Option<DateTime<Utc>>) -> Result<State, Strin
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err("file is empty (truncated?)".into());
     }
-    let state: State =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a valid state: {e}"))?;
+    let state: State = from_json(bytes).map_err(|e| format!("not a valid state: {e}"))?;
     let problems = state.check_at(now);
     if problems.is_empty() {
         Ok(state)
     } else {
         Err(format!("invalid state: {}", problems.join("; ")))
     }
+}
+
+/// Deserialise JSON whose errors name the field they are at (`account.cash_cents: invalid
+/// type: …`), not only a line and column.
+pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        if path.is_empty() || path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
+    })?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(v)
 }

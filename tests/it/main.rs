@@ -13,5 +13,6 @@ mod lock_race;
 mod preflight_gates;
 mod replay;
 mod state_crash;
+mod state_fuzz;
 mod state_guard;
 mod store_import;
