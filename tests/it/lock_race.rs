@@ -139,12 +139,9 @@ fn probing_a_busy_lock_never_names_a_dead_holder() {
     }
     let mut held = 0;
     for i in 0..probes {
-        match lock::probe(&path).expect("probe") {
-            Some(h) => {
-                held += 1;
-                assert_eq!(h.pid, child.id(), "probe {i}: {h:?}");
-            }
-            None => {}
+        if let Some(h) = lock::probe(&path).expect("probe") {
+            held += 1;
+            assert_eq!(h.pid, child.id(), "probe {i}: {h:?}");
         }
         std::thread::sleep(Duration::from_micros(200));
     }

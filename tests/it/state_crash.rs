@@ -326,3 +326,60 @@ fn jobs_survive_random_sigkills_without_orphans_or_duplicate_rows() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// `save_seq` only grows: after a recovery from an older backup the next save goes past the
+/// number of the unusable file too; backups are ordered by that number even when the clock
+/// stepped back, so the newest save is never pruned first.
+#[test]
+fn save_seq_never_reused_and_backups_follow_it_not_the_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = StateStore::new(dir.path(), 3);
+    let t0 = Utc::now();
+    let mut s = State::new(t0, Phase::DryRun);
+    for _ in 0..3 {
+        store.save(&mut s, t0).expect("save");
+    }
+    // Saved 4 and 5 whose backups are gone, then broken.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&store.path).expect("read")).expect("json");
+    v["save_seq"] = 5.into();
+    v["schema_version"] = 2.into();
+    std::fs::write(&store.path, serde_json::to_vec(&v).expect("json")).expect("write");
+    let mut state = match store.open(t0).expect("recovers") {
+        Loaded::Recovered {
+            state, moved_to, ..
+        } => {
+            let kept = moved_to.expect("moved aside");
+            assert!(
+                kept.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("state.json.corrupt-5-")),
+                "{kept:?}"
+            );
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(&std::fs::read(&kept).expect("kept"))
+                    .expect("json"),
+                v
+            );
+            state
+        }
+        other => panic!("expected a recovery, got {other:?}"),
+    };
+    // The clock steps back a day: the new save's backup still counts as the newest.
+    let back = t0 - chrono::Duration::days(1);
+    store.save(&mut state, back).expect("save");
+    assert_eq!(
+        state.save_seq, 6,
+        "past the unusable file's 5, not the backup's 3"
+    );
+    let names: Vec<u64> = store
+        .backup_files()
+        .iter()
+        .filter_map(|p| trader::state::store::backup_seq(p))
+        .collect();
+    assert_eq!(names, [2, 3, 6]);
+    match store.load().expect("load") {
+        Loaded::Ok(s) => assert_eq!(s.save_seq, 6),
+        other => panic!("{other:?}"),
+    }
+}
