@@ -162,6 +162,18 @@ impl SimBroker {
         let Some(path) = &self.path else {
             return Ok(());
         };
+        // Never write an account the next load would refuse.
+        let problems = self.book.check();
+        if !problems.is_empty() {
+            return Err(BrokerError::Other {
+                broker: "sim".into(),
+                message: format!(
+                    "{}: refusing to save an invalid account ({}); the file is unchanged",
+                    path.display(),
+                    problems.join("; ")
+                ),
+            });
+        }
         let bytes = serde_json::to_vec_pretty(&self.book).map_err(|e| BrokerError::Other {
             broker: "sim".into(),
             message: e.to_string(),

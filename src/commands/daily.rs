@@ -92,11 +92,11 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
         .into());
     }
     // Checked once here, so the sizing path downstream works on representable amounts.
-    if holdings.try_equity_cents(&closes).is_none() {
+    if holdings.try_equity_cents(&closes).is_none_or(|e| e < 0) {
         return Err(ExitError::new(
             Exit::Unavailable,
             format!(
-                "{}: equity of cash_cents = {} and positions {:?} at the closes of {date} {:?} is not a representable amount (beyond {} cents)",
+                "{}: equity of cash_cents = {} and positions {:?} at the closes of {date} {:?} is not an amount between 0 and {} cents",
                 account_file.display(),
                 holdings.cash_cents,
                 holdings.positions,

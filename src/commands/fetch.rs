@@ -194,8 +194,8 @@ fn read_csv_dir(ctx: &Ctx, args: &FetchArgs) -> Result<Imports> {
     let mut problems = Vec::new();
     let mut skipped = Vec::new();
     for f in files {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let text = crate::fsutil::read_regular_to_string(&f)
+            .with_context(|| format!("reading {}", f.display()))?;
         match csv_import::import_file(&f, &text, args.skip_bad_rows) {
             Ok(imp) => {
                 if !wanted.is_empty() && !wanted.contains(&imp.symbol) {

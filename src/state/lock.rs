@@ -11,7 +11,7 @@
 //! holder the same way without taking the lock itself.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -92,8 +92,7 @@ pub fn acquire(path: &Path, command: &str, now: DateTime<Utc>) -> Result<StateLo
 
 /// The holder recorded in the lock file, if any can be read.
 pub fn read_holder(path: &Path) -> Option<Holder> {
-    let mut s = String::new();
-    File::open(path).ok()?.read_to_string(&mut s).ok()?;
+    let s = crate::fsutil::read_regular_to_string(path).ok()?;
     serde_json::from_str(&s).ok()
 }
 

@@ -27,6 +27,10 @@ pub enum StateError {
         problem: String,
         backups: String,
     },
+    #[error(
+        "{path}: refusing to save an invalid state ({problems}); the file on disk is unchanged"
+    )]
+    Invalid { path: String, problems: String },
     #[error("{path}: cannot save state: {source}")]
     Save {
         path: String,
@@ -164,7 +168,15 @@ impl StateStore {
 
     /// Save atomically, then back up and prune. Bumps `save_seq` (past every number seen)
     /// and sets `updated_at`.
+    /// A state that breaks an invariant is never written (the next load would refuse it).
     pub fn save(&self, state: &mut State, now: DateTime<Utc>) -> Result<(), StateError> {
+        let problems = state.check();
+        if !problems.is_empty() {
+            return Err(StateError::Invalid {
+                path: self.path.display().to_string(),
+                problems: problems.join("; "),
+            });
+        }
         state.save_seq = state.save_seq.max(self.highest_seq()) + 1;
         state.updated_at = now;
         let err = |source| StateError::Save {
