@@ -40,7 +40,10 @@ impl SimBook {
                     o.client_order_id.0
                 ));
             }
-            crate::state::check_shares(&mut out, &f("qty"), o.qty, 0);
+            // A rejected request is kept as it came (even qty -5); it filled nothing.
+            if o.status != OrderStatus::Rejected {
+                crate::state::check_shares(&mut out, &f("qty"), o.qty, 0);
+            }
             if !(0..=o.qty.max(0)).contains(&o.filled_qty) {
                 out.push(format!(
                     "{} = {}: must be between 0 and qty ({})",
@@ -329,3 +332,7 @@ impl Broker for SimBroker {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "sim_tests.rs"]
+mod tests;

@@ -13,6 +13,8 @@ mod lock_race;
 mod preflight_gates;
 mod replay;
 mod state_crash;
+mod state_files;
 mod state_fuzz;
+mod state_fuzz_oracle;
 mod state_guard;
 mod store_import;
