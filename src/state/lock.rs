@@ -112,7 +112,10 @@ pub fn probe(path: &Path) -> Result<Option<Holder>, std::io::Error> {
         ));
     }
     match kernel_holders(&meta) {
-        Some(pids) => Ok(pids.first().map(|pid| holder_record(path, Some(*pid)))),
+        // A holder outside our pid namespace shows as pid 0: held, by a pid we cannot see.
+        Some(pids) => Ok(pids
+            .first()
+            .map(|pid| holder_record(path, Some(*pid).filter(|p| *p != 0)))),
         None => {
             let file = OpenOptions::new().read(true).write(true).open(path)?;
             match file.try_lock() {
@@ -186,7 +189,8 @@ fn held_error(path: &Path) -> LockError {
     let kernel_pid = std::fs::metadata(path)
         .ok()
         .and_then(|m| kernel_holders(&m))
-        .and_then(|pids| pids.first().copied());
+        .and_then(|pids| pids.first().copied())
+        .filter(|pid| *pid != 0);
     let h = holder_record(path, kernel_pid);
     if h.pid == 0 {
         return LockError::HeldUnknown { path: shown };
