@@ -197,3 +197,56 @@ fn a_second_command_exits_7_naming_the_holder() {
         crate::common::stdout(&out)
     );
 }
+
+/// `trader health` while jobs take and release the lock back to back (`TRADER_HEALTH_PROBES`
+/// runs, default 40): its lock check is never critical.
+#[test]
+fn health_during_busy_jobs_never_reports_a_false_critical_lock() {
+    let runs: usize = std::env::var("TRADER_HEALTH_PROBES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let sb = crate::common::Sandbox::with_sample("");
+    let path = sb.path().join("state/trader.lock");
+    std::fs::create_dir_all(sb.path().join("state")).expect("mkdir");
+    let mut child = Command::new(std::env::current_exe().expect("exe"))
+        .args([
+            "--exact",
+            "lock_race::lock_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("TRADER_LOCK_PATH", &path)
+        .env("TRADER_LOCK_CHURN", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    while !path.exists() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut held = 0;
+    for i in 0..runs {
+        let out = sb.run_at("2026-05-04T15:00:00Z", &["--json", "health"]);
+        let v: serde_json::Value =
+            serde_json::from_str(&crate::common::stdout(&out)).expect("health json");
+        let lock_check = v["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["name"] == "lock")
+            .expect("lock check")
+            .clone();
+        assert_eq!(lock_check["status"], "ok", "run {i}: {lock_check}");
+        if lock_check["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("held"))
+        {
+            held += 1;
+        }
+    }
+    std::fs::write(format!("{}.stop", path.display()), b"").expect("stop");
+    child.wait().expect("reap");
+    assert!(held > 0, "health never saw the lock held");
+}
