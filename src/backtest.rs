@@ -380,7 +380,10 @@ pub fn run(
                 if let Ok(f) = sim.submit(&req) {
                     let price = f.avg_fill_price.unwrap_or(0.0);
                     if f.status == OrderStatus::Filled {
-                        traded_cents += crate::money::notional_cents(f.filled_qty, price);
+                        traded_cents = traded_cents.saturating_add(
+                            crate::money::notional_cents(f.filled_qty, price)
+                                .unwrap_or(crate::money::MAX_CENTS),
+                        );
                         activity.record(&crate::risk::activity::FillEvent {
                             date: fill_date.unwrap_or(date),
                             symbol: f.symbol.clone(),
@@ -406,17 +409,19 @@ pub fn run(
             last_targets = Some(final_targets.clone());
         }
         out.decisions.push((dec, final_targets));
-        let holdings_value: i64 = sim
+        // The backtest's book grows from its own bounded capital through checked fills;
+        // sums saturate rather than wrap.
+        let holdings_value = sim
             .book
             .positions
             .iter()
             .map(|(s, q)| {
-                closes
-                    .get(s)
-                    .map_or(0, |p| crate::money::notional_cents(*q, *p))
+                closes.get(s).map_or(0, |p| {
+                    crate::money::notional_cents(*q, *p).unwrap_or(crate::money::MAX_CENTS)
+                })
             })
-            .sum();
-        let equity = crate::money::dollars(sim.book.cash_cents + holdings_value);
+            .fold(0, i64::saturating_add);
+        let equity = crate::money::dollars(sim.book.cash_cents.saturating_add(holdings_value));
         let sig_close = benchmark.advance(date).map_or(0.0, |(close, _)| close);
         let base = *bench_base.get_or_insert(sig_close);
         let initial = crate::money::dollars(spec.initial_cents);

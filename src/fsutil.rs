@@ -4,10 +4,75 @@
 //! A reader (or a process killed at any instant) sees either the old file or the new
 //! one, never a torn mix. The temp file lives in the target's directory because a
 //! rename across file systems is not atomic (EXDEV).
+//!
+//! Reads go through [`open_regular`]: a FIFO, socket, device or directory in place of a file
+//! the program reads would block it (a FIFO's open waits for a writer) or feed it garbage, so
+//! it is opened without blocking, checked with fstat and refused unless it is a regular file.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
+
+/// Open `path` for reading only if it is a regular file (after following symlinks).
+///
+/// The open itself never blocks (O_NONBLOCK, which has no effect on regular files); anything
+/// else than a regular file is an `InvalidInput` error saying what it is. A missing file keeps
+/// its `NotFound` kind so callers can tell "absent" from "unusable".
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts.open(path)?;
+    let ft = file.metadata()?.file_type();
+    if ft.is_file() {
+        return Ok(file);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file ({})", kind_name(&ft)),
+    ))
+}
+
+/// Read the whole of a regular file (see [`open_regular`]).
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = open_regular(path)?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Read a regular file as UTF-8 text (see [`open_regular`]).
+pub fn read_regular_to_string(path: &Path) -> io::Result<String> {
+    let mut f = open_regular(path)?;
+    let mut s = String::new();
+    f.read_to_string(&mut s)?;
+    Ok(s)
+}
+
+fn kind_name(ft: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_block_device() || ft.is_char_device() {
+            return "a device";
+        }
+    }
+    if ft.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
 
 /// Atomically replace `path` with `bytes`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -29,6 +94,25 @@ pub fn write_atomic_with(
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)
+}
+
+/// Remove the temp files [`write_atomic`] leaves when a process is killed mid-write
+/// (`.tmp-*.partial` in `dir`, not recursive). Only call while no other writer can be
+/// running in `dir` (the state lock). Returns how many were removed; a directory that does
+/// not exist has none.
+pub fn remove_partials(dir: &Path) -> usize {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(".tmp-") && n.ends_with(".partial"))
+                && e.file_type().is_ok_and(|t| t.is_file())
+        })
+        .filter(|e| fs::remove_file(e.path()).is_ok())
+        .count()
 }
 
 /// fsync a directory so a rename inside it survives a power cut.
@@ -62,4 +146,28 @@ pub fn free_disk_bytes(path: &Path) -> io::Result<u64> {
     let s = unsafe { buf.assume_init() };
     #[allow(clippy::unnecessary_cast)] // the field widths differ between platforms
     Ok((s.f_bavail as u64).saturating_mul(s.f_frsize as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fifo_or_directory_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf8")).expect("cstr");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_regular(&fifo).expect_err("fifo");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("FIFO"), "{e}");
+        let e = read_regular(dir.path()).expect_err("dir");
+        assert!(e.to_string().contains("directory"), "{e}");
+        let e = read_regular(&dir.path().join("absent")).expect_err("absent");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        let f = dir.path().join("f");
+        fs::write(&f, b"ok").expect("write");
+        assert_eq!(read_regular(&f).expect("file"), b"ok");
+    }
 }

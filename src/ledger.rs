@@ -2,10 +2,10 @@
 //! preflight results) and plain parquet tables for backtest output.
 //!
 //! An append reads the table, adds the new rows and replaces the file atomically, so a
-//! crash leaves either the old or the new table. Re-running a date with `--force`
-//! replaces that date's rows instead of duplicating them.
+//! crash leaves either the old or the new table. `dry-run` always replaces its date's rows
+//! (`replace_date`), so a rerun — with `--force`, or after a run killed between its ledger
+//! writes and its state save — never duplicates them.
 
-use std::fs::File;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -97,7 +97,7 @@ pub fn read(path: &Path) -> Result<Option<DataFrame>, LedgerError> {
     if !path.exists() {
         return Ok(None);
     }
-    let f = File::open(path).map_err(|e| err(path, e))?;
+    let f = crate::fsutil::open_regular(path).map_err(|e| err(path, e))?;
     ParquetReader::new(f)
         .finish()
         .map(Some)

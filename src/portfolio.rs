@@ -31,19 +31,39 @@ impl CostModel {
         money::round_price(p)
     }
 
-    /// Commission of a fill, in cents.
-    pub fn commission_cents(&self, qty: i64) -> i64 {
-        money::cents(qty as f64 * self.commission_per_share)
+    /// Commission of a fill, in cents; `None` beyond ±[`money::MAX_CENTS`] or for a
+    /// non-finite rate.
+    pub fn try_commission_cents(&self, qty: i64) -> Option<i64> {
+        money::try_cents(qty as f64 * self.commission_per_share)
     }
 
-    /// Cash a fill moves: negative for buys, positive for sells, commission included.
-    pub fn cash_delta_cents(&self, side: Side, qty: i64, price: f64) -> i64 {
-        let gross = money::notional_cents(qty, self.fill_price(side, price));
-        let fee = self.commission_cents(qty);
+    /// Cash a fill moves: negative for buys, positive for sells, commission included;
+    /// `None` when an amount is not representable (checked, never wrapped).
+    pub fn try_cash_delta_cents(&self, side: Side, qty: i64, price: f64) -> Option<i64> {
+        let gross = money::notional_cents(qty, self.fill_price(side, price))?;
+        let fee = self.try_commission_cents(qty)?;
         match side {
-            Side::Buy => -gross - fee,
-            Side::Sell => gross - fee,
+            Side::Buy => gross.checked_neg()?.checked_sub(fee),
+            Side::Sell => gross.checked_sub(fee),
         }
+    }
+
+    /// Commission of a fill for the sizing path, whose inputs passed the load checks
+    /// ([`Holdings::try_equity_cents`]); an unrepresentable amount saturates at
+    /// [`money::MAX_CENTS`] (an order that costs "everything"), never wraps.
+    pub fn commission_cents(&self, qty: i64) -> i64 {
+        self.try_commission_cents(qty).unwrap_or(money::MAX_CENTS)
+    }
+
+    /// [`Self::try_cash_delta_cents`] for the sizing path: an unrepresentable amount counts
+    /// as the most a buy could cost or the least a sale could bring (nothing), so sizing stays
+    /// on the safe side instead of wrapping.
+    pub fn cash_delta_cents(&self, side: Side, qty: i64, price: f64) -> i64 {
+        self.try_cash_delta_cents(side, qty, price)
+            .unwrap_or(match side {
+                Side::Buy => -money::MAX_CENTS,
+                Side::Sell => 0,
+            })
     }
 }
 
@@ -55,14 +75,28 @@ pub struct Holdings {
 }
 
 impl Holdings {
-    /// Cash plus positions at `prices`, in cents. A position without a price counts 0.
+    /// Cash plus positions at `prices`, in cents, checked: `None` when a price is not finite
+    /// or an amount or the total is beyond ±[`money::MAX_CENTS`]. A position without a price
+    /// counts 0. The daily jobs call this on what they load and refuse the day on `None`.
+    pub fn try_equity_cents(&self, prices: &BTreeMap<String, f64>) -> Option<i64> {
+        let mut total = self.cash_cents;
+        for (s, q) in &self.positions {
+            if let Some(p) = prices.get(s) {
+                total = total.checked_add(money::notional_cents(*q, *p)?)?;
+            }
+        }
+        money::cents_in_range(total).then_some(total)
+    }
+
+    /// [`Self::try_equity_cents`] for holdings that passed it (the jobs check on load; a
+    /// backtest starts from its own bounded capital): sums saturate, never wrap.
     pub fn equity_cents(&self, prices: &BTreeMap<String, f64>) -> i64 {
-        self.cash_cents
-            + self
-                .positions
+        self.try_equity_cents(prices).unwrap_or_else(|| {
+            self.positions
                 .iter()
-                .map(|(s, q)| prices.get(s).map_or(0, |p| money::notional_cents(*q, *p)))
-                .sum::<i64>()
+                .filter_map(|(s, q)| Some(money::notional_cents(*q, *prices.get(s)?).unwrap_or(0)))
+                .fold(self.cash_cents, i64::saturating_add)
+        })
     }
 
     /// Actual weight of each position at `prices`.
@@ -72,7 +106,8 @@ impl Holdings {
             .iter()
             .filter_map(|(s, q)| {
                 let p = prices.get(s)?;
-                (eq > 0.0).then(|| (s.clone(), money::notional_cents(*q, *p) as f64 / eq))
+                let v = money::notional_cents(*q, *p)?;
+                (eq > 0.0).then(|| (s.clone(), v as f64 / eq))
             })
             .collect()
     }
@@ -235,7 +270,15 @@ pub fn plan_orders(
     let mut desired: BTreeMap<String, i64> = BTreeMap::new();
     for (s, w) in targets {
         if let Some(p) = prices.get(s).filter(|p| **p > 0.0) {
-            desired.insert(s.clone(), ((eq * w.max(0.0)) / p).floor().max(0.0) as i64);
+            // Checked conversion: a share count that is not finite or beyond MAX_SHARES (a
+            // price near zero) is capped at MAX_SHARES, which the budget then scales down.
+            let shares = (eq * w.max(0.0)) / p;
+            let n = money::floor_shares(shares).unwrap_or(if shares > 0.0 {
+                money::MAX_SHARES
+            } else {
+                0
+            });
+            desired.insert(s.clone(), n);
         }
     }
     // Held symbols without a target go to zero; without a price they cannot be sized and stay.
@@ -253,7 +296,7 @@ pub fn plan_orders(
         let Some(&p) = prices.get(s) else { continue };
         if *want < have {
             let qty = have - want;
-            cash += cost.cash_delta_cents(Side::Sell, qty, p);
+            cash = cash.saturating_add(cost.cash_delta_cents(Side::Sell, qty, p));
             sells.push(OrderIntent {
                 symbol: s.clone(),
                 side: Side::Sell,
@@ -264,18 +307,21 @@ pub fn plan_orders(
             buys.push((s.clone(), want - have, p));
         }
     }
-    let floor_cash = money::cents(eq * min_cash_pct / 100.0);
-    let budget = (cash - floor_cash).max(0);
+    let floor_cash = money::try_cents(eq * min_cash_pct / 100.0).unwrap_or(money::MAX_CENTS);
+    let budget = cash.saturating_sub(floor_cash).max(0);
     let cost_of = |b: &[(String, i64, f64)]| -> i64 {
         b.iter()
             .map(|(_, q, p)| -cost.cash_delta_cents(Side::Buy, *q, *p))
-            .sum()
+            .fold(0, i64::saturating_add)
     };
     let total = cost_of(&buys);
     if total > budget && total > 0 {
         let scale = budget as f64 / total as f64;
         for b in &mut buys {
-            b.1 = (b.1 as f64 * scale).floor() as i64;
+            // scale is in [0, 1), so the product stays within 0..=b.1.
+            b.1 = money::floor_shares(b.1 as f64 * scale)
+                .unwrap_or(0)
+                .min(b.1);
         }
         // Flooring can still leave a few cents over budget: trim the largest buy share by share.
         while cost_of(&buys) > budget {
@@ -295,7 +341,7 @@ pub fn plan_orders(
     }
     let mut orders = sells;
     for (s, q, p) in buys.into_iter().filter(|b| b.1 > 0) {
-        cash += cost.cash_delta_cents(Side::Buy, q, p);
+        cash = cash.saturating_add(cost.cash_delta_cents(Side::Buy, q, p));
         *shares_after.entry(s.clone()).or_default() += q;
         orders.push(OrderIntent {
             symbol: s,

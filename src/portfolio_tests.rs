@@ -117,7 +117,8 @@ fn cash_is_accounted_to_the_cent() {
             .filter(|o| o.side == Side::Sell)
             .map(|o| COST.cash_delta_cents(o.side, o.qty, o.ref_price))
             .sum();
-        let floor = money::cents(money::dollars(p.equity_cents) * min_cash / 100.0);
+        let floor =
+            money::try_cents(money::dollars(p.equity_cents) * min_cash / 100.0).expect("in range");
         if h.cash_cents + sells >= floor {
             assert!(p.cash_after_cents >= floor, "{p:?}");
         }

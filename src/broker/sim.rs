@@ -23,6 +23,91 @@ pub struct SimBook {
     pub orders: BTreeMap<ClientOrderId, BrokerOrder>,
 }
 
+impl SimBook {
+    /// Invariants of a loaded account; each problem names its field and value.
+    pub fn check(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        crate::state::check_cents(&mut out, "cash_cents", self.cash_cents);
+        for (sym, q) in &self.positions {
+            crate::state::check_shares(&mut out, &format!("positions.{sym}"), *q, 1);
+        }
+        for (id, o) in &self.orders {
+            let f = |k: &str| format!("orders.{}.{k}", id.0);
+            if o.client_order_id != *id {
+                out.push(format!(
+                    "{} = {}: differs from its key",
+                    f("client_order_id"),
+                    o.client_order_id.0
+                ));
+            }
+            // A rejected request is kept as it came (even qty -5); it filled nothing.
+            if o.status != OrderStatus::Rejected {
+                crate::state::check_shares(&mut out, &f("qty"), o.qty, 0);
+            }
+            if !(0..=o.qty.max(0)).contains(&o.filled_qty) {
+                out.push(format!(
+                    "{} = {}: must be between 0 and qty ({})",
+                    f("filled_qty"),
+                    o.filled_qty,
+                    o.qty
+                ));
+            }
+            crate::state::check_cents(&mut out, &f("commission_cents"), o.commission_cents);
+            if let Some(p) = o.avg_fill_price
+                && !(p.is_finite() && p > 0.0 && p <= MAX_PRICE)
+            {
+                out.push(format!(
+                    "{} = {}: must be a finite price between 0 and {MAX_PRICE:e}",
+                    f("avg_fill_price"),
+                    crate::state::show_num(p)
+                ));
+            }
+        }
+        out
+    }
+
+    /// Symbols held that the config's universe does not hold.
+    pub fn check_universe(&self, universe: &[String]) -> Vec<String> {
+        self.positions
+            .iter()
+            .filter(|(s, _)| !universe.iter().any(|u| u == *s))
+            .map(|(s, q)| format!("positions.{s} = {q}"))
+            .collect()
+    }
+}
+
+/// The highest fill price an account file may record, in dollars.
+pub const MAX_PRICE: f64 = 1e9;
+
+/// Read and check the account file at `path`: `Ok(None)` when it does not exist; an error
+/// naming the file, field and value otherwise.
+pub fn read_book(path: &Path) -> Result<Option<SimBook>, BrokerError> {
+    let err = |message: String| BrokerError::Other {
+        broker: "sim".into(),
+        message,
+    };
+    let bytes = match crate::fsutil::read_regular(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(format!("{}: {e}", path.display()))),
+    };
+    let book: SimBook = crate::state::store::from_json(&bytes).map_err(|e| {
+        err(format!(
+            "{}: not a valid simulated account: {e}",
+            path.display()
+        ))
+    })?;
+    let problems = book.check();
+    if !problems.is_empty() {
+        return Err(err(format!(
+            "{}: invalid simulated account: {} (fix or remove the file by hand; nothing was changed)",
+            path.display(),
+            problems.join("; ")
+        )));
+    }
+    Ok(Some(book))
+}
+
 /// The simulator with the day's quotes.
 #[derive(Debug, Clone)]
 pub struct SimBroker {
@@ -53,28 +138,15 @@ impl SimBroker {
         cost: CostModel,
     ) -> Result<(SimBroker, bool), BrokerError> {
         let path = dir.join("account.json");
-        let err = |message: String| BrokerError::Other {
-            broker: "sim".into(),
-            message,
-        };
-        let (book, created) = match std::fs::read(&path) {
-            Ok(bytes) => (
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    err(format!(
-                        "{}: not a valid simulated account: {e}",
-                        path.display()
-                    ))
-                })?,
-                false,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+        let (book, created) = match read_book(&path)? {
+            Some(book) => (book, false),
+            None => (
                 SimBook {
                     cash_cents: initial_cents,
                     ..SimBook::default()
                 },
                 true,
             ),
-            Err(e) => return Err(err(format!("{}: {e}", path.display()))),
         };
         let sim = SimBroker {
             book,
@@ -93,6 +165,18 @@ impl SimBroker {
         let Some(path) = &self.path else {
             return Ok(());
         };
+        // Never write an account the next load would refuse.
+        let problems = self.book.check();
+        if !problems.is_empty() {
+            return Err(BrokerError::Other {
+                broker: "sim".into(),
+                message: format!(
+                    "{}: refusing to save an invalid account ({}); the file is unchanged",
+                    path.display(),
+                    problems.join("; ")
+                ),
+            });
+        }
         let bytes = serde_json::to_vec_pretty(&self.book).map_err(|e| BrokerError::Other {
             broker: "sim".into(),
             message: e.to_string(),
@@ -170,28 +254,45 @@ impl Broker for SimBroker {
                 return Ok(self.reject(o, format!("fill {price} outside limit {limit}")));
             }
         }
-        let delta = self.cost.cash_delta_cents(o.side, o.qty, quote);
+        // Checked: an amount or a position that would leave the representable range is
+        // rejected like any order a broker cannot book, never wrapped.
         let held = self.book.positions.get(&o.symbol).copied().unwrap_or(0);
-        match o.side {
-            Side::Buy if self.book.cash_cents + delta < 0 => {
+        let (Some(delta), Some(commission)) = (
+            self.cost.try_cash_delta_cents(o.side, o.qty, quote),
+            self.cost.try_commission_cents(o.qty),
+        ) else {
+            return Ok(self.reject(o, format!("amount of {} {} out of range", o.qty, o.symbol)));
+        };
+        let cash = self
+            .book
+            .cash_cents
+            .checked_add(delta)
+            .filter(|c| crate::money::cents_in_range(*c));
+        let after = match o.side {
+            Side::Buy => held.checked_add(o.qty),
+            Side::Sell => held.checked_sub(o.qty),
+        }
+        .filter(|q| *q <= crate::money::MAX_SHARES);
+        let (cash, after) = match (cash, after) {
+            (Some(c), _) if c < 0 => {
                 return Ok(self.reject(o, format!("insufficient cash for {} {}", o.qty, o.symbol)));
             }
-            Side::Sell if held < o.qty => {
+            (_, Some(a)) if a < 0 => {
                 return Ok(self.reject(
                     o,
                     format!("holds {held} {}, cannot sell {}", o.symbol, o.qty),
                 ));
             }
-            _ => {}
-        }
-        self.book.cash_cents += delta;
-        let pos = self.book.positions.entry(o.symbol.clone()).or_default();
-        *pos += match o.side {
-            Side::Buy => o.qty,
-            Side::Sell => -o.qty,
+            (Some(c), Some(a)) => (c, a),
+            _ => {
+                return Ok(self.reject(o, format!("amount of {} {} out of range", o.qty, o.symbol)));
+            }
         };
-        if *pos == 0 {
+        self.book.cash_cents = cash;
+        if after == 0 {
             self.book.positions.remove(&o.symbol);
+        } else {
+            self.book.positions.insert(o.symbol.clone(), after);
         }
         let order = BrokerOrder {
             client_order_id: o.client_order_id.clone(),
@@ -200,7 +301,7 @@ impl Broker for SimBroker {
             qty: o.qty,
             filled_qty: o.qty,
             avg_fill_price: Some(price),
-            commission_cents: self.cost.commission_cents(o.qty),
+            commission_cents: commission,
             status: OrderStatus::Filled,
             reason: None,
         };
@@ -231,3 +332,7 @@ impl Broker for SimBroker {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "sim_tests.rs"]
+mod tests;

@@ -58,7 +58,11 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
             FillArg::Close => Fill::Close,
             FillArg::NextOpen => Fill::NextOpen,
         },
-        initial_cents: crate::money::cents(cfg.backtest.initial_capital),
+        initial_cents: super::config_cents(
+            cfg,
+            "backtest.initial_capital",
+            cfg.backtest.initial_capital,
+        )?,
         risk_free: cfg.backtest.risk_free_rate,
         pipeline: PipelineConfig {
             // Passing rules' messages only matter in risk_checks.parquet.

@@ -56,10 +56,11 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
         .into());
     };
     let cost = super::dry_run::cost_model(cfg);
-    let initial = crate::money::cents(cfg.account.initial_capital);
+    let initial = super::config_cents(cfg, "account.initial_capital", cfg.account.initial_capital)?;
     let sim_dir = cfg.paths.state_dir.join("sim");
     let mut sim = if persist_account || sim_dir.join("account.json").exists() {
-        let (sim, created) = SimBroker::open(&sim_dir, initial, cost)?;
+        let (sim, created) = SimBroker::open(&sim_dir, initial, cost)
+            .map_err(|e| ExitError::new(Exit::Unavailable, e.to_string()))?;
         if created {
             ctx.log.info(&format!(
                 "created the simulated account with {:.2} cash",
@@ -76,6 +77,35 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
         cash_cents: sim.account()?.cash_cents,
         positions: sim.positions()?,
     };
+    let account_file = sim_dir.join("account.json");
+    let outside = sim.book.check_universe(&cfg.universe());
+    if !outside.is_empty() {
+        return Err(ExitError::new(
+            Exit::Usage,
+            format!(
+                "{}: {} not in the universe of {} — the account was written for another config",
+                account_file.display(),
+                outside.join(", "),
+                cfg.source_file.display()
+            ),
+        )
+        .into());
+    }
+    // Checked once here, so the sizing path downstream works on representable amounts.
+    if holdings.try_equity_cents(&closes).is_none_or(|e| e < 0) {
+        return Err(ExitError::new(
+            Exit::Unavailable,
+            format!(
+                "{}: equity of cash_cents = {} and positions {:?} at the closes of {date} {:?} is not an amount between 0 and {} cents",
+                account_file.display(),
+                holdings.cash_cents,
+                holdings.positions,
+                closes,
+                crate::money::MAX_CENTS
+            ),
+        )
+        .into());
+    }
     let before = || state.equity_history.iter().filter(|p| p.date < date);
     let last_targets = state
         .last_targets

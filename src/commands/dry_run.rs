@@ -90,7 +90,7 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     let decision = &d.decision;
     let holdings = &d.holdings;
     let equity_cents = d.equity_cents();
-    write_ledgers(ctx, date, decision, &day, &d.tradables, args.force)?;
+    write_ledgers(ctx, date, decision, &day, &d.tradables)?;
     let st = &mut job.state;
     st.account = Some(AccountSnapshot {
         as_of: date,
@@ -362,10 +362,11 @@ fn write_ledgers(
     d: &Decision,
     day: &DayPlan,
     tradables: &[String],
-    force: bool,
 ) -> Result<()> {
     let dir = &ctx.config.paths.ledger_dir;
-    let replace = force.then_some(date);
+    // Always replace the date's rows: a run killed after these writes but before the state
+    // save left them without a job record, and its rerun must not add them a second time.
+    let replace = Some(date);
     let empty = BTreeMap::new();
     let weights = day.final_targets.as_deref().unwrap_or(&empty);
     let mut t = decision_table(std::iter::once((d, weights)), tradables);

@@ -275,7 +275,8 @@ fn read_csv_dir(ctx: &Ctx, args: &FetchArgs, wanted: &[String]) -> Result<Import
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut everything = std::collections::BTreeSet::new();
     for f in files {
-        let bytes = std::fs::read(&f).map_err(|e| {
+        // A regular file only: a FIFO named *.csv must not block the import.
+        let bytes = crate::fsutil::read_regular(&f).map_err(|e| {
             ExitError::new(Exit::Usage, format!("{}: cannot read: {e}", f.display()))
         })?;
         match csv_import::import_file(&f, &bytes, args.skip_bad_rows, today) {

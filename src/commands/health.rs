@@ -94,7 +94,8 @@ pub fn run(cli: &Cli) -> Result<Exit> {
 /// The checks that need a valid config.
 pub fn system_checks(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Vec<Check> {
     vec![
-        state_check(cfg),
+        state_check(cfg, now),
+        sim_check(cfg),
         lock_check(cfg),
         disk_check(cfg),
         bars_check(cfg, now),
@@ -102,9 +103,18 @@ pub fn system_checks(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Vec<Ch
     ]
 }
 
-fn state_check(cfg: &Config) -> Check {
-    let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups);
+fn state_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
+    let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups).at(now);
     let (status, detail) = match store.load() {
+        Ok(Loaded::Ok(s)) if !s.check_universe(&cfg.universe()).is_empty() => (
+            Status::Critical,
+            format!(
+                "{}: {} not in the universe of {}",
+                store.path.display(),
+                s.check_universe(&cfg.universe()).join(", "),
+                cfg.source_file.display()
+            ),
+        ),
         Ok(Loaded::Ok(s)) => {
             let n = store.backup_files().len();
             if n == 0 {
@@ -151,17 +161,58 @@ fn state_check(cfg: &Config) -> Check {
     }
 }
 
+/// The simulated account, read and checked as the jobs read it (read-only).
+fn sim_check(cfg: &Config) -> Check {
+    let path = cfg.paths.state_dir.join("sim").join("account.json");
+    let (status, detail) = match crate::broker::sim::read_book(&path) {
+        Ok(None) => (
+            Status::Ok,
+            format!("no simulated account yet at {}", path.display()),
+        ),
+        Ok(Some(b)) if !b.check_universe(&cfg.universe()).is_empty() => (
+            Status::Critical,
+            format!(
+                "{}: {} not in the universe of {}",
+                path.display(),
+                b.check_universe(&cfg.universe()).join(", "),
+                cfg.source_file.display()
+            ),
+        ),
+        Ok(Some(b)) => (
+            Status::Ok,
+            format!(
+                "{} valid: cash {:.2}, {} position(s)",
+                path.display(),
+                crate::money::dollars(b.cash_cents),
+                b.positions.len()
+            ),
+        ),
+        Err(e) => (Status::Critical, e.to_string()),
+    };
+    Check {
+        name: "sim_account",
+        status,
+        detail,
+    }
+}
+
 fn lock_check(cfg: &Config) -> Check {
     let path = cfg.paths.state_dir.join("trader.lock");
+    // A held flock always has a live holder (the kernel releases it when the process dies),
+    // so a held lock is never critical: it is a job running.
     let (status, detail) = match lock::probe(&path) {
         Ok(None) => (Status::Ok, "free".to_string()),
-        Ok(Some(h)) if lock::pid_alive(h.pid) => (
+        Ok(Some(h)) if h.pid == 0 => (
             Status::Ok,
-            format!("held by pid {} (`{}`) since {}", h.pid, h.command, h.since),
+            "held by a job that has not recorded itself yet".to_string(),
+        ),
+        Ok(Some(h)) if h.since == chrono::DateTime::<chrono::Utc>::MIN_UTC => (
+            Status::Ok,
+            format!("held by pid {} (starting, not recorded yet)", h.pid),
         ),
         Ok(Some(h)) => (
-            Status::Critical,
-            format!("held, but its recorded holder pid {} is not running", h.pid),
+            Status::Ok,
+            format!("held by pid {} (`{}`) since {}", h.pid, h.command, h.since),
         ),
         Err(e) => (Status::Critical, format!("{}: {e}", path.display())),
     };

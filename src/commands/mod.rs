@@ -153,14 +153,49 @@ pub fn run(cli: &Cli) -> Result<Exit> {
     }
 }
 
+/// A capital amount of the config in cents (the config's range check already bounds it; this
+/// keeps the conversion checked all the same).
+pub fn config_cents(cfg: &Config, key: &str, dollars: f64) -> Result<i64> {
+    crate::money::try_cents(dollars).ok_or_else(|| {
+        crate::exit::ExitError::new(
+            Exit::Usage,
+            format!(
+                "{}: {key} = {dollars}: not a representable amount of money",
+                cfg.source_file.display()
+            ),
+        )
+        .into()
+    })
+}
+
 /// Take the state lock and load the state (creating it explicitly on a first run).
+///
+/// Holding the lock, it first removes the temp files killed runs left (state, backup, sim,
+/// ledger and bar directories) and prunes the backups to the configured count. An unusable
+/// state.json is moved aside and replaced by the newest valid backup, saved at once. A state
+/// naming symbols outside the config's universe is refused (exit 2).
 pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
     let cfg = &ctx.config;
     ensure_state_dir(&cfg.paths.state_dir)?;
     let lock = lock::acquire(&cfg.paths.state_dir.join("trader.lock"), command, ctx.now)?;
-    let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups);
+    let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups).at(ctx.now);
+    let removed = store.clean_partials()
+        + [
+            cfg.paths.state_dir.join("sim"),
+            cfg.paths.ledger_dir.clone(),
+            cfg.paths.bars_dir.clone(),
+        ]
+        .iter()
+        .map(|d| crate::fsutil::remove_partials(d))
+        .sum::<usize>();
+    if removed > 0 {
+        ctx.log.warn(&format!(
+            "removed {removed} temp file(s) (.tmp-*.partial) left by an interrupted run"
+        ));
+    }
+    store.prune();
     let mut recovered = None;
-    let state = match store.load()? {
+    let state = match store.open(ctx.now)? {
         Loaded::Ok(s) => s,
         Loaded::Fresh => {
             ctx.log.info(&format!(
@@ -174,20 +209,41 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
             s
         }
         Loaded::Recovered {
-            state,
+            mut state,
             from,
             problem,
+            moved_to,
         } => {
+            let kept = moved_to.map_or(String::new(), |p| {
+                format!(" (the unusable file is kept as {})", p.display())
+            });
+            store
+                .save(&mut state, ctx.now)
+                .context("saving the state recovered from a backup")?;
             let what = format!(
-                "{} is unusable ({problem}); continued from backup {}",
+                "{} is unusable ({problem}); continued from backup {}, saved as save #{}{kept}",
                 store.path.display(),
-                from.display()
+                from.display(),
+                state.save_seq
             );
             ctx.log.warn(&format!("STATE RECOVERED: {what}"));
             recovered = Some(what);
             state
         }
     };
+    let outside = state.check_universe(&cfg.universe());
+    if !outside.is_empty() {
+        return Err(crate::exit::ExitError::new(
+            Exit::Usage,
+            format!(
+                "{}: {} not in the universe of {} — the state was written for another config; restore that config or move the state aside",
+                store.path.display(),
+                outside.join(", "),
+                cfg.source_file.display()
+            ),
+        )
+        .into());
+    }
     Ok(Job {
         _lock: lock,
         store,

@@ -9,7 +9,6 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::broker::sim::SimBroker;
 use crate::cli::PreflightArgs;
 use crate::data::quality::{self, QualityRules};
 use crate::data::store::BarStore;
@@ -327,57 +326,41 @@ fn list(items: &[String]) -> String {
     s.join("; ")
 }
 
-/// The built-in simulator is always reachable; its persistent account must be readable and sane.
+/// The built-in simulator is always reachable; its persistent account must be readable,
+/// pass its invariants (`sim::read_book`) and hold only symbols of the universe.
 fn broker_gate(ctx: &Ctx) -> Gate {
-    use crate::broker::Broker;
     let cfg = &ctx.config;
-    let dir = cfg.paths.state_dir.join("sim");
-    if !dir.join("account.json").exists() {
-        return gate(
+    let path = cfg.paths.state_dir.join("sim").join("account.json");
+    match crate::broker::sim::read_book(&path) {
+        Ok(None) => gate(
             "broker",
             true,
             format!(
                 "sim: no account yet; the first run creates it with {:.2}",
                 cfg.account.initial_capital
             ),
-        );
-    }
-    let cost = super::dry_run::cost_model(cfg);
-    let opened = SimBroker::open(&dir, 0, cost).and_then(|(mut sim, _)| {
-        let cash = sim.account()?.cash_cents;
-        let positions = sim.positions()?;
-        Ok((cash, positions))
-    });
-    match opened {
-        Ok((cash, positions)) => {
-            let bad: Vec<String> = positions
-                .iter()
-                .filter(|(_, q)| **q < 0)
-                .map(|(s, q)| format!("{s} = {q}"))
-                .collect();
-            if cash < 0 || !bad.is_empty() {
-                gate(
-                    "broker",
-                    false,
-                    format!(
-                        "sim: {}: cash {:.2}, positions {}: must be >= 0",
-                        dir.join("account.json").display(),
-                        crate::money::dollars(cash),
-                        if bad.is_empty() {
-                            "ok".into()
-                        } else {
-                            bad.join(", ")
-                        }
-                    ),
-                )
-            } else {
+        ),
+        Ok(Some(book)) => {
+            let outside = book.check_universe(&cfg.universe());
+            if outside.is_empty() {
                 gate(
                     "broker",
                     true,
                     format!(
                         "sim: account readable, cash {:.2}, {} position(s)",
-                        crate::money::dollars(cash),
-                        positions.len()
+                        crate::money::dollars(book.cash_cents),
+                        book.positions.len()
+                    ),
+                )
+            } else {
+                gate(
+                    "broker",
+                    false,
+                    format!(
+                        "sim: {}: {} not in the universe of {}",
+                        path.display(),
+                        outside.join(", "),
+                        cfg.source_file.display()
                     ),
                 )
             }

@@ -35,7 +35,7 @@ struct Report<'a> {
 pub fn run(ctx: &Ctx, args: &crate::cli::RiskArgs) -> Result<Exit> {
     let cfg = &ctx.config;
     let date = resolve_date(ctx, args)?;
-    let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups);
+    let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups).at(ctx.now);
     let state = match store.load().context("reading the state")? {
         Loaded::Ok(s) => s,
         Loaded::Fresh => State::new(ctx.now, cfg.phase),

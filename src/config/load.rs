@@ -31,7 +31,7 @@ impl Secrets {
 /// Load, expand, parse, resolve and validate the config at `path`.
 pub fn load(path: &Path) -> Result<(Config, Secrets), ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
+    let text = crate::fsutil::read_regular_to_string(path).map_err(|cause| ConfigError::Read {
         file: file.clone(),
         cause,
     })?;
@@ -257,7 +257,7 @@ fn read_env_file(config_file: &str, path: &Path) -> Result<BTreeMap<String, Stri
             });
         }
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::EnvFile {
+    let text = crate::fsutil::read_regular_to_string(path).map_err(|e| ConfigError::EnvFile {
         file: config_file.to_string(),
         message: format!("env_file {shown}: {e}"),
     })?;

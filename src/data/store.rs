@@ -8,7 +8,6 @@
 //! leaves the store as it was; a rename failing midway says which files were replaced.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -190,7 +189,7 @@ pub fn read_file(path: &Path) -> Result<Vec<Bar>, StoreError> {
         path: path.display().to_string(),
         message,
     };
-    let file = File::open(path).map_err(|e| rerr(e.to_string()))?;
+    let file = crate::fsutil::open_regular(path).map_err(|e| rerr(e.to_string()))?;
     // One small file per symbol: decoding its few column chunks on this thread beats handing
     // them to the thread pool (measured on the 505-stock panel).
     let df = ParquetReader::new(file)
@@ -235,7 +234,7 @@ pub fn read_price_file(path: &Path, adj_close: bool) -> Result<PriceColumns, Sto
         path: path.display().to_string(),
         message,
     };
-    let file = File::open(path).map_err(|e| rerr(e.to_string()))?;
+    let file = crate::fsutil::open_regular(path).map_err(|e| rerr(e.to_string()))?;
     let wanted = if adj_close {
         &PRICE_COLUMNS[..]
     } else {

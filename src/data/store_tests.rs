@@ -54,7 +54,7 @@ fn bar(date: NaiveDate, close: f64, adj: Option<f64>) -> Bar {
 }
 
 fn write_frame(path: &Path, mut df: DataFrame) {
-    let mut f = File::create(path).expect("create");
+    let mut f = std::fs::File::create(path).expect("create");
     ParquetWriter::new(&mut f).finish(&mut df).expect("write");
 }
 

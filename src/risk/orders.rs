@@ -151,7 +151,8 @@ fn trim_to(
 fn whole_shares(budget: f64, unit: f64) -> i64 {
     let q = (budget / unit + 1e-9).floor();
     if q.is_finite() {
-        q.clamp(0.0, i64::MAX as f64) as i64
+        // Checked conversion: within 0..=MAX_SHARES, never a saturating cast.
+        crate::money::floor_shares(q.max(0.0)).unwrap_or(crate::money::MAX_SHARES)
     } else {
         0
     }

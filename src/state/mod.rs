@@ -19,6 +19,46 @@ use crate::config::Phase;
 /// Bumped on every incompatible change of the layout below.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// How far after the job's clock a recorded time may be (clock skew between hosts) before
+/// the state is refused as written by a wrong clock or by hand.
+pub const MAX_FUTURE_DAYS: i64 = 1;
+
+/// Tolerance of the target weights' bounds (rounding of a sum of weights).
+pub const WEIGHT_EPS: f64 = 1e-9;
+
+/// The largest equity a state may record, in dollars (`money::MAX_CENTS`).
+pub const MAX_EQUITY: f64 = crate::money::MAX_CENTS as f64 / 100.0;
+
+/// A number as a person reads it in an error: compact for huge or tiny magnitudes (1e300,
+/// not 301 digits).
+pub fn show_num(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// A cent amount must be within 0..=MAX_CENTS (no margin account: cash is never negative).
+pub fn check_cents(out: &mut Vec<String>, field: &str, v: i64) {
+    if !(0..=crate::money::MAX_CENTS).contains(&v) {
+        out.push(format!(
+            "{field} = {v}: must be between 0 and {} cents",
+            crate::money::MAX_CENTS
+        ));
+    }
+}
+
+/// A share count must be within min..=MAX_SHARES.
+pub fn check_shares(out: &mut Vec<String>, field: &str, v: i64, min: i64) {
+    if !(min..=crate::money::MAX_SHARES).contains(&v) {
+        out.push(format!(
+            "{field} = {v}: must be between {min} and {} shares",
+            crate::money::MAX_SHARES
+        ));
+    }
+}
+
 /// Everything `trader` must remember between runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,8 +224,13 @@ impl State {
         self.equity_history.insert(at, EquityPoint { date, equity });
     }
 
-    /// Semantic checks beyond the JSON shape; each problem names its field.
+    /// Semantic checks beyond the JSON shape; each problem names its field and value.
     pub fn check(&self) -> Vec<String> {
+        self.check_at(None)
+    }
+
+    /// [`Self::check`], plus: no time later than one day after `now` (the job's clock).
+    pub fn check_at(&self, now: Option<DateTime<Utc>>) -> Vec<String> {
         let mut out = Vec::new();
         if self.schema_version != SCHEMA_VERSION {
             out.push(format!(
@@ -193,28 +238,93 @@ impl State {
                 self.schema_version
             ));
         }
+        if let Some(now) = now {
+            let limit = now + chrono::Duration::days(MAX_FUTURE_DAYS);
+            for (field, t) in [
+                ("created_at", self.created_at),
+                ("updated_at", self.updated_at),
+            ] {
+                if t > limit {
+                    out.push(format!(
+                        "{field} = {}: later than one day after the clock ({})",
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ));
+                }
+            }
+        }
+        if let Some(a) = &self.account {
+            check_cents(&mut out, "account.cash_cents", a.cash_cents);
+            check_cents(&mut out, "account.equity_cents", a.equity_cents);
+            for (sym, qty) in &a.positions {
+                check_shares(&mut out, &format!("account.positions.{sym}"), *qty, 0);
+            }
+        }
+        if let Some(t) = &self.last_targets {
+            for (sym, w) in &t.weights {
+                if !(w.is_finite() && (0.0..=1.0 + WEIGHT_EPS).contains(w)) {
+                    out.push(format!(
+                        "last_targets.weights.{sym} = {}: must be between 0 and 1",
+                        show_num(*w)
+                    ));
+                }
+            }
+            let sum: f64 = t.weights.values().sum();
+            if sum.is_finite() && sum > 1.0 + WEIGHT_EPS {
+                out.push(format!(
+                    "last_targets.weights sum to {}: must be at most 1 (the rest is cash)",
+                    show_num(sum)
+                ));
+            }
+        }
+        for (i, o) in self.orders_in_flight.iter().enumerate() {
+            check_shares(&mut out, &format!("orders_in_flight[{i}].qty"), o.qty, 1);
+        }
+        for (i, p) in self.equity_history.iter().enumerate() {
+            if !(p.equity.is_finite() && (0.0..=MAX_EQUITY).contains(&p.equity)) {
+                out.push(format!(
+                    "equity_history[{i}] ({}).equity = {}: must be a finite amount between 0 and {MAX_EQUITY:e}",
+                    p.date,
+                    show_num(p.equity)
+                ));
+            }
+            if i > 0 && self.equity_history[i - 1].date >= p.date {
+                let what = if self.equity_history[i - 1].date == p.date {
+                    "duplicates the date before it"
+                } else {
+                    "is before the date before it"
+                };
+                out.push(format!(
+                    "equity_history[{i}].date = {}: {what} (dates must be strictly ascending)",
+                    p.date
+                ));
+            }
+        }
+        out
+    }
+
+    /// Symbols the state refers to that the config's universe does not hold (positions,
+    /// targets, orders in flight): a state written for another config.
+    pub fn check_universe(&self, universe: &[String]) -> Vec<String> {
+        let known = |s: &str| universe.iter().any(|u| u == s);
+        let mut out = Vec::new();
         if let Some(a) = &self.account {
             for (sym, qty) in &a.positions {
-                if *qty < 0 {
-                    out.push(format!("account.positions.{sym} = {qty}: must be >= 0"));
+                if !known(sym) {
+                    out.push(format!("account.positions.{sym} = {qty}"));
                 }
             }
         }
         if let Some(t) = &self.last_targets {
             for (sym, w) in &t.weights {
-                if !(w.is_finite() && (0.0..=1.0 + 1e-9).contains(w)) {
-                    out.push(format!(
-                        "last_targets.weights.{sym} = {w}: must be between 0 and 1"
-                    ));
+                if !known(sym) {
+                    out.push(format!("last_targets.weights.{sym} = {w}"));
                 }
             }
         }
-        for p in &self.equity_history {
-            if !(p.equity.is_finite() && p.equity >= 0.0) {
-                out.push(format!(
-                    "equity_history[{}] = {}: must be a finite amount >= 0",
-                    p.date, p.equity
-                ));
+        for (i, o) in self.orders_in_flight.iter().enumerate() {
+            if !known(&o.symbol) {
+                out.push(format!("orders_in_flight[{i}].symbol = {}", o.symbol));
             }
         }
         out

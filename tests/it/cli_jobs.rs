@@ -43,7 +43,15 @@ fn health_is_ok_on_fresh_sample_and_critical_when_stale() {
         .collect();
     assert_eq!(
         names,
-        ["config", "state", "lock", "disk", "bars", "kill_switch"]
+        [
+            "config",
+            "state",
+            "sim_account",
+            "lock",
+            "disk",
+            "bars",
+            "kill_switch"
+        ]
     );
     let out = sb.run_at("2026-06-01T15:00:00Z", &["--json", "health"]);
     assert_eq!(code(&out), 3, "stale bars are critical");

@@ -42,7 +42,7 @@ fn backtest(cfg: &trader::config::Config, hist: &History) -> Outcome {
         from: NaiveDate::from_ymd_opt(2010, 1, 4).expect("date"),
         to: NaiveDate::from_ymd_opt(2026, 5, 1).expect("date"),
         fill: Fill::Close,
-        initial_cents: trader::money::cents(cfg.account.initial_capital),
+        initial_cents: trader::money::try_cents(cfg.account.initial_capital).expect("in range"),
         risk_free: 0.0,
         pipeline: trader::commands::dry_run::pipeline_config(cfg, true),
     };
@@ -68,7 +68,7 @@ fn rebuild(sb: &Sandbox, cfg: &trader::config::Config, out: &Outcome, date: Naiv
     }
     positions.retain(|_, q| *q != 0);
     let book = SimBook {
-        cash_cents: trader::money::cents(last.cash),
+        cash_cents: trader::money::try_cents(last.cash).expect("in range"),
         positions,
         orders: BTreeMap::new(),
     };
@@ -184,7 +184,8 @@ fn two_thread_backtest_equals_the_one_thread_run() {
             from: from.parse().expect("date"),
             to: to.parse().expect("date"),
             fill,
-            initial_cents: trader::money::cents(cfg.backtest.initial_capital),
+            initial_cents: trader::money::try_cents(cfg.backtest.initial_capital)
+                .expect("in range"),
             risk_free: cfg.backtest.risk_free_rate,
             pipeline: trader::pipeline::PipelineConfig {
                 terse: true,
