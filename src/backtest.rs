@@ -370,13 +370,7 @@ pub fn run(
                     client_order_id: id.0.clone(),
                     order: o.clone(),
                 });
-                let req = OrderRequest {
-                    client_order_id: id.clone(),
-                    symbol: o.symbol.clone(),
-                    side: o.side,
-                    qty: o.qty,
-                    limit_price: None,
-                };
+                let req = OrderRequest::day(id.clone(), &o.symbol, o.side, o.qty, None);
                 if let Ok(f) = sim.submit(&req) {
                     let price = f.avg_fill_price.unwrap_or(0.0);
                     if f.status == OrderStatus::Filled {

@@ -75,6 +75,10 @@ pub fn classify(err: &anyhow::Error) -> Exit {
                 _ => Exit::Locked,
             };
         }
+        // A broker that refused, could not be reached or answered with something unusable.
+        if cause.downcast_ref::<crate::broker::BrokerError>().is_some() {
+            return Exit::Unavailable;
+        }
         // A source that failed after retries, or answered with unusable data: either way
         // the data source did not deliver, and the store was left as it was. A bad transport
         // setting (e.g. `http.max_attempts: 0`) is the config's fault, not the source's.

@@ -8,7 +8,7 @@ pub mod sim;
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Side;
@@ -63,6 +63,30 @@ impl ClientOrderId {
     }
 }
 
+/// How the order is priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderType {
+    Market,
+    /// Marketable limit: the collar around the decision price.
+    #[default]
+    Limit,
+}
+
+/// How long the order may rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeInForce {
+    #[default]
+    Day,
+    /// At the close (closing auction).
+    Cls,
+    /// At the open (opening auction).
+    Opg,
+    /// Immediate or cancel.
+    Ioc,
+}
+
 /// An order to send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRequest {
@@ -70,19 +94,53 @@ pub struct OrderRequest {
     pub symbol: String,
     pub side: Side,
     pub qty: i64,
-    /// Marketable limit (the collar); `None` = market.
+    /// The collar for a limit order; `None` with [`OrderType::Market`].
     pub limit_price: Option<f64>,
+    #[serde(default)]
+    pub order_type: OrderType,
+    #[serde(default)]
+    pub time_in_force: TimeInForce,
+}
+
+impl OrderRequest {
+    /// A day limit order at `limit_price` (a market order when `None`).
+    pub fn day(
+        client_order_id: ClientOrderId,
+        symbol: &str,
+        side: Side,
+        qty: i64,
+        limit_price: Option<f64>,
+    ) -> OrderRequest {
+        OrderRequest {
+            client_order_id,
+            symbol: symbol.to_string(),
+            side,
+            qty,
+            limit_price,
+            order_type: if limit_price.is_some() {
+                OrderType::Limit
+            } else {
+                OrderType::Market
+            },
+            time_in_force: TimeInForce::Day,
+        }
+    }
 }
 
 /// Where an order stands at the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
+    /// Accepted, nothing filled yet.
     New,
     PartiallyFilled,
     Filled,
     Canceled,
+    /// The time in force ran out.
+    Expired,
     Rejected,
+    /// A cancel was asked for and is not confirmed yet.
+    PendingCancel,
 }
 
 impl OrderStatus {
@@ -93,36 +151,108 @@ impl OrderStatus {
             OrderStatus::PartiallyFilled => "partially_filled",
             OrderStatus::Filled => "filled",
             OrderStatus::Canceled => "canceled",
+            OrderStatus::Expired => "expired",
             OrderStatus::Rejected => "rejected",
+            OrderStatus::PendingCancel => "pending_cancel",
         }
     }
+
+    /// Nothing more will happen to the order: no more fills, no cancel needed.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled
+                | OrderStatus::Canceled
+                | OrderStatus::Expired
+                | OrderStatus::Rejected
+        )
+    }
+}
+
+/// One fill of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Execution {
+    /// The broker's id of this execution (unique within the order).
+    pub id: String,
+    pub qty: i64,
+    pub price: f64,
+    pub commission_cents: i64,
+    pub at: DateTime<Utc>,
 }
 
 /// An order as the broker knows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BrokerOrder {
     pub client_order_id: ClientOrderId,
+    /// The broker's own id (the simulator uses `sim-<n>`).
+    #[serde(default)]
+    pub broker_order_id: String,
     pub symbol: String,
     pub side: Side,
     pub qty: i64,
+    #[serde(default)]
+    pub order_type: OrderType,
+    #[serde(default)]
+    pub time_in_force: TimeInForce,
+    #[serde(default)]
+    pub limit_price: Option<f64>,
     pub filled_qty: i64,
     pub avg_fill_price: Option<f64>,
     pub commission_cents: i64,
     pub status: OrderStatus,
     pub reason: Option<String>,
+    #[serde(default)]
+    pub executions: Vec<Execution>,
+    #[serde(default)]
+    pub submitted_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Cash and equity as the broker reports them.
+impl BrokerOrder {
+    /// Shares not filled yet.
+    pub fn remaining(&self) -> i64 {
+        (self.qty - self.filled_qty).max(0)
+    }
+}
+
+/// Cash, buying power and equity as the broker reports them, in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AccountInfo {
     pub cash_cents: i64,
+    pub buying_power_cents: i64,
+    pub equity_cents: i64,
 }
 
-/// A broker call that failed.
+/// A broker call that failed, classified by what the caller may do next.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
+    /// The broker refused the order; resubmitting the same order would be refused again.
+    #[error("{broker}: order for {symbol} rejected: {reason}")]
+    Rejected {
+        broker: String,
+        symbol: String,
+        reason: String,
+    },
+    /// The request did not reach the broker (429, 5xx or a timeout before it was sent): safe
+    /// to retry as it is.
+    #[error("{broker}: {detail} (retryable)")]
+    Retryable { broker: String, detail: String },
+    /// The request may have reached the broker (a timeout or a dropped reply after sending):
+    /// never resubmit blindly — look the client order id up first.
+    #[error("{broker}: outcome unknown: {detail}")]
+    OutcomeUnknown { broker: String, detail: String },
+    /// The credentials were refused.
+    #[error("{broker}: unauthorized: {detail}")]
+    Unauthorized { broker: String, detail: String },
+    /// The broker could not be reached after the retries.
+    #[error("{broker}: unavailable: {detail}")]
+    Unavailable { broker: String, detail: String },
     #[error("{broker}: no quote for {symbol}")]
     NoQuote { broker: String, symbol: String },
+    /// An answer or a persisted account that cannot be used.
     #[error("{broker}: {message}")]
     Other { broker: String, message: String },
 }
@@ -132,15 +262,27 @@ pub trait Broker {
     fn name(&self) -> &str;
     fn account(&mut self) -> Result<AccountInfo, BrokerError>;
     fn positions(&mut self) -> Result<BTreeMap<String, i64>, BrokerError>;
+    /// Orders that are not final.
     fn open_orders(&mut self) -> Result<Vec<BrokerOrder>, BrokerError>;
     fn quote(&mut self, symbol: &str) -> Result<f64, BrokerError>;
-    /// Submit; submitting an id the broker already knows returns that order unchanged.
+    /// Submit; submitting an id the broker already knows returns that order as it stands.
     fn submit(&mut self, order: &OrderRequest) -> Result<BrokerOrder, BrokerError>;
     fn order_by_client_id(
         &mut self,
         id: &ClientOrderId,
     ) -> Result<Option<BrokerOrder>, BrokerError>;
+    /// Cancel what is left of an order; a final order is left as it is.
     fn cancel(&mut self, id: &ClientOrderId) -> Result<(), BrokerError>;
+    /// Cancel every open order; returns the ids asked to cancel.
+    fn cancel_all(&mut self) -> Result<Vec<ClientOrderId>, BrokerError> {
+        let open = self.open_orders()?;
+        let mut ids = Vec::with_capacity(open.len());
+        for o in open {
+            self.cancel(&o.client_order_id)?;
+            ids.push(o.client_order_id);
+        }
+        Ok(ids)
+    }
 }
 
 #[cfg(test)]
@@ -174,7 +316,15 @@ mod tests {
     #[test]
     fn status_names_are_the_serialised_ones() {
         use OrderStatus::*;
-        for s in [New, PartiallyFilled, Filled, Canceled, Rejected] {
+        for s in [
+            New,
+            PartiallyFilled,
+            Filled,
+            Canceled,
+            Expired,
+            Rejected,
+            PendingCancel,
+        ] {
             let json = serde_json::to_string(&s).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", s.as_str()));
         }

@@ -187,17 +187,45 @@ impl SimBroker {
         })
     }
 
-    fn reject(&mut self, o: &OrderRequest, reason: String) -> BrokerOrder {
-        let order = BrokerOrder {
+    /// The venue's record of a new order: nothing filled, status `New`.
+    fn booked(&self, o: &OrderRequest) -> BrokerOrder {
+        BrokerOrder {
             client_order_id: o.client_order_id.clone(),
+            broker_order_id: format!("sim-{}", self.book.orders.len() + 1),
             symbol: o.symbol.clone(),
             side: o.side,
             qty: o.qty,
+            order_type: o.order_type,
+            time_in_force: o.time_in_force,
+            limit_price: o.limit_price,
             filled_qty: 0,
             avg_fill_price: None,
             commission_cents: 0,
+            status: OrderStatus::New,
+            reason: None,
+            executions: Vec::new(),
+            submitted_at: None,
+            updated_at: None,
+        }
+    }
+
+    /// The price an account is valued at: the day's quote, else the last fill in the symbol.
+    fn mark(&self, symbol: &str) -> Option<f64> {
+        self.quotes.get(symbol).copied().or_else(|| {
+            self.book
+                .orders
+                .values()
+                .filter(|o| o.symbol == symbol)
+                .filter_map(|o| o.avg_fill_price)
+                .next_back()
+        })
+    }
+
+    fn reject(&mut self, o: &OrderRequest, reason: String) -> BrokerOrder {
+        let order = BrokerOrder {
             status: OrderStatus::Rejected,
             reason: Some(reason),
+            ..self.booked(o)
         };
         self.book
             .orders
@@ -212,8 +240,23 @@ impl Broker for SimBroker {
     }
 
     fn account(&mut self) -> Result<AccountInfo, BrokerError> {
+        let mut equity = self.book.cash_cents;
+        for (sym, qty) in &self.book.positions {
+            let price = self.mark(sym).ok_or_else(|| BrokerError::NoQuote {
+                broker: "sim".into(),
+                symbol: sym.clone(),
+            })?;
+            equity = crate::money::notional_cents(*qty, price)
+                .and_then(|v| equity.checked_add(v))
+                .ok_or_else(|| BrokerError::Other {
+                    broker: "sim".into(),
+                    message: format!("equity of {qty} {sym} at {price} is out of range"),
+                })?;
+        }
         Ok(AccountInfo {
             cash_cents: self.book.cash_cents,
+            buying_power_cents: self.book.cash_cents.max(0),
+            equity_cents: equity,
         })
     }
 
@@ -295,15 +338,11 @@ impl Broker for SimBroker {
             self.book.positions.insert(o.symbol.clone(), after);
         }
         let order = BrokerOrder {
-            client_order_id: o.client_order_id.clone(),
-            symbol: o.symbol.clone(),
-            side: o.side,
-            qty: o.qty,
             filled_qty: o.qty,
             avg_fill_price: Some(price),
             commission_cents: commission,
             status: OrderStatus::Filled,
-            reason: None,
+            ..self.booked(o)
         };
         self.book
             .orders

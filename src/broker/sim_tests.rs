@@ -5,13 +5,13 @@ use crate::money::{MAX_CENTS, MAX_SHARES};
 
 fn order(n: u32, side: Side, qty: i64) -> OrderRequest {
     let date = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).expect("date");
-    OrderRequest {
-        client_order_id: ClientOrderId::new("t", date, "QQQ", side, n),
-        symbol: "QQQ".into(),
+    OrderRequest::day(
+        ClientOrderId::new("t", date, "QQQ", side, n),
+        "QQQ",
         side,
         qty,
-        limit_price: None,
-    }
+        None,
+    )
 }
 
 fn sim(cash: i64, held: i64, quote: f64) -> SimBroker {
