@@ -74,8 +74,10 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
     let tradables = strategy.tradable_symbols();
     let closes = hist.last_closes(&tradables, date);
     let holdings = Holdings {
-        cash_cents: sim.account()?.cash_cents,
-        positions: sim.positions()?,
+        // The book as it stands: valued below at the day's closes (the account's own equity
+        // needs a quote for every position, which a universe check must come before).
+        cash_cents: sim.book.cash_cents,
+        positions: sim.book.positions.clone(),
     };
     let account_file = sim_dir.join("account.json");
     let outside = sim.book.check_universe(&cfg.universe());
