@@ -58,7 +58,7 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
     let cost = super::dry_run::cost_model(cfg);
     let initial = super::config_cents(cfg, "account.initial_capital", cfg.account.initial_capital)?;
     let sim_dir = cfg.paths.state_dir.join("sim");
-    let mut sim = if persist_account || sim_dir.join("account.json").exists() {
+    let sim = if persist_account || sim_dir.join("account.json").exists() {
         let (sim, created) = SimBroker::open(&sim_dir, initial, cost)
             .map_err(|e| ExitError::new(Exit::Unavailable, e.to_string()))?;
         if created {
