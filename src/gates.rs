@@ -265,10 +265,7 @@ fn live_gate(state: &State, cfg: &Config, date: NaiveDate, ev: &Evidence) -> Pro
     let slippage_ok = mean_pct.is_some_and(|m| m < max);
     let mut missing = Vec::new();
     if days.len() < need {
-        missing.push(format!(
-            "{} more paper trading day(s)",
-            need - days.len()
-        ));
+        missing.push(format!("{} more paper trading day(s)", need - days.len()));
     }
     match mean_pct {
         None => missing.push("paper fills to measure the slippage on (none yet)".into()),

@@ -5,9 +5,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::*;
 use crate::config::Config;
-use crate::state::{
-    Colour, JobRecord, JobResult, RegimeSummary, State, ValidationRecord,
-};
+use crate::state::{Colour, JobRecord, JobResult, RegimeSummary, State, ValidationRecord};
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-05-01T21:00:00Z")
@@ -69,7 +67,15 @@ fn job(st: &mut State, i: i64, name: &str, result: JobResult) {
 fn green_days(n: i64) -> State {
     let mut st = State::new(t0(), Phase::DryRun);
     for i in 0..n {
-        validate(&mut st, i, if i % 3 == 0 { Colour::Yellow } else { Colour::Green });
+        validate(
+            &mut st,
+            i,
+            if i % 3 == 0 {
+                Colour::Yellow
+            } else {
+                Colour::Green
+            },
+        );
     }
     st
 }
@@ -82,7 +88,10 @@ fn nineteen_validated_days_block_and_twenty_open() {
     assert!(!refused.progress.open);
     assert_eq!(refused.progress.counts[0].have, "19");
     let text = refused.to_string();
-    assert!(text.contains("dry-run days validated GREEN/YELLOW: 19 (need >= 20)"), "{text}");
+    assert!(
+        text.contains("dry-run days validated GREEN/YELLOW: 19 (need >= 20)"),
+        "{text}"
+    );
     assert!(text.contains("1 more dry-run trading day"), "{text}");
     let st = green_days(20);
     let ok = require(&st, &c, Phase::Paper, day(30)).unwrap();
@@ -116,7 +125,10 @@ fn a_failed_dry_run_inside_the_window_closes_the_gate() {
     let mut st = green_days(22);
     job(&mut st, 20, "dry-run", JobResult::Failed);
     let r = require(&st, &c, Phase::Paper, day(30)).unwrap_err();
-    assert!(r.to_string().contains(&format!("{} failed", day(20))), "{r}");
+    assert!(
+        r.to_string().contains(&format!("{} failed", day(20))),
+        "{r}"
+    );
     // Before the window (the last 5 validated are days 17..=21): no effect.
     let mut st = green_days(22);
     job(&mut st, 3, "dry-run", JobResult::Failed);
@@ -143,7 +155,10 @@ fn the_override_is_accepted_and_reported_only_for_its_phase() {
     assert!(require(&st, &c, Phase::Live, day(30)).is_err());
     // An open gate needs no override, and none is reported.
     let st = green_days(20);
-    assert_eq!(require(&st, &c, Phase::Paper, day(30)).unwrap().overridden, None);
+    assert_eq!(
+        require(&st, &c, Phase::Paper, day(30)).unwrap().overridden,
+        None
+    );
 }
 
 #[test]
@@ -173,7 +188,10 @@ fn live_needs_days_slippage_and_reconciliation() {
     assert!(r.to_string().contains("now 0.550%"), "{r}");
     job(&mut st, 1, "reconcile", JobResult::Failed);
     let r = require_with(&st, &c, Phase::Live, day(5), &ev(&[10.0])).unwrap_err();
-    assert!(r.to_string().contains(&format!("none on {}", day(1))), "{r}");
+    assert!(
+        r.to_string().contains(&format!("none on {}", day(1))),
+        "{r}"
+    );
     assert_eq!(r.progress.counts[0].have, "3");
     let r = require_with(&st, &c, Phase::Live, day(1), &ev(&[10.0])).unwrap_err();
     assert!(r.to_string().contains("1 more paper trading day"), "{r}");

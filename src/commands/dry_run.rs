@@ -175,6 +175,7 @@ pub fn decision_record(
         phase,
         decided_at: at,
         targets: day.final_targets.as_deref().cloned(),
+        previous_targets: d.last_targets.clone(),
         decision_prices: d.closes.clone(),
         traded,
         cash_cents: d.holdings.cash_cents,

@@ -103,7 +103,12 @@ pub fn validate(
         range_issue(key, f64::from(n), lo, 10_000.0, out)
     };
     days("promotion.paper_min_days", p.paper_min_days, 0.0, out);
-    days("promotion.paper_recent_window", p.paper_recent_window, 0.0, out);
+    days(
+        "promotion.paper_recent_window",
+        p.paper_recent_window,
+        0.0,
+        out,
+    );
     days("promotion.live_min_days", p.live_min_days, 0.0, out);
     range_issue(
         "promotion.live_max_mean_slippage_pct",

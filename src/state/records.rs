@@ -20,6 +20,9 @@ pub struct DecisionRecord {
     pub decided_at: DateTime<Utc>,
     /// Final target weights per tradable (after the risk rules); `None`: not enough history.
     pub targets: Option<BTreeMap<String, f64>>,
+    /// The previous rebalance's targets the decision compared against (the rebalance gate).
+    #[serde(default)]
+    pub previous_targets: Option<BTreeMap<String, f64>>,
     /// The price each tradable was decided and sized at (the last close on or before the date
     /// as the decision saw it: a provisional bar near the close, or the official one).
     pub decision_prices: BTreeMap<String, f64>,
