@@ -206,3 +206,12 @@ fn record_promotion_appends_only_on_a_change() {
     assert_eq!(st.phase_history.len(), 2);
     assert_eq!(st.phase_history[1].reason, "gate open");
 }
+
+#[test]
+fn a_refusal_exits_3() {
+    let c = cfg(serde_json::json!({}));
+    let st = green_days(1);
+    let e = anyhow::Error::new(require(&st, &c, Phase::Paper, day(30)).unwrap_err())
+        .context("paper for 2026-01-31");
+    assert_eq!(crate::exit::classify(&e), crate::exit::Exit::Blocked);
+}
