@@ -163,8 +163,14 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit> {
     let mut job = super::open_job(ctx, "validate")?;
     let state_file = job.store.path.display().to_string();
     let (decided_by, rec) = recorded(&job.state, date, &state_file)?;
-    let tradables = crate::strategy::Strategy::tradable_symbols(&cfg.strategy_impl());
-    require_official_bars(ctx, date, &cfg.universe())?;
+    let strategy = cfg.strategy_impl();
+    let tradables = crate::strategy::Strategy::tradable_symbols(&strategy);
+    // The symbols the decision reads (signal and tradables; not `data.extra_symbols`).
+    require_official_bars(
+        ctx,
+        date,
+        &crate::strategy::Strategy::required_symbols(&strategy),
+    )?;
     let mut d = super::daily::load(ctx, &job.state, date, false)?;
     // Recompute from what the decision started from, not from the account as it is now.
     d.holdings.cash_cents = rec.cash_cents;
