@@ -209,3 +209,47 @@ fn status_traded(sb: &Sandbox, date: &str) -> String {
         .expect("a symbol")
         .to_string()
 }
+
+/// While another job holds the state lock, `halt` still puts the kill switch in (and says
+/// the state did not record it) and `status` still reads; a kill switch made by hand shows
+/// its text as the reason.
+#[test]
+fn halt_works_while_the_lock_is_held_and_a_hand_made_kill_switch_shows_its_text() {
+    let sb = Sandbox::with_sample("");
+    let out = sb.run_at(AFTER, &["preflight", "--date", "2026-05-01"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let held = trader::state::lock::acquire(
+        &sb.path().join("state/trader.lock"),
+        "test-holder",
+        chrono::Utc::now(),
+    )
+    .expect("take lock");
+    let out = sb.run_at(AFTER, &["halt", "--reason", "runaway job"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the halt is in effect but not recorded in the state"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(status(&sb)["kill_switch"]["reason"], "runaway job");
+    drop(held);
+    let out = sb.run_at(AFTER, &["resume"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let kill = sb.path().join("state/KILL");
+    std::fs::write(&kill, "maintenance window\n").expect("hand-made kill switch");
+    let v = status(&sb);
+    assert_eq!(v["kill_switch"]["reason"], "maintenance window", "{v}");
+    let out = sb.run_at(AFTER, &["dry-run", "--date", "2026-05-01"]);
+    assert!(
+        stderr(&out).contains("(reason: maintenance window)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sb.run_at(AFTER, &["resume"]);
+    assert!(
+        stdout(&out).contains("reason: maintenance window"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!kill.exists());
+}

@@ -163,3 +163,34 @@ fn provisional_bars_early_runs_and_missing_decisions_are_refused_with_exit_3() {
         "nothing recorded"
     );
 }
+
+#[test]
+fn bad_validation_promotion_and_override_keys_are_config_errors() {
+    for (extra, message) in [
+        (
+            "validation:\n  yellow_min_match_pct: 150\n",
+            "validation.yellow_min_match_pct = 150: must be between 0 and 100",
+        ),
+        (
+            "validation:\n  yellow_max_drift_pct: 0.1\n",
+            "validation.yellow_max_drift_pct = 0.1: must be between 0.5 and 100",
+        ),
+        (
+            "promotion:\n  live_max_mean_slippage_pct: -1\n",
+            "promotion.live_max_mean_slippage_pct = -1: must be between 0 and 100",
+        ),
+        (
+            "phase_override:\n  phase: paper\n  reason: \" \"\n",
+            "phase_override.reason = \" \": must say why",
+        ),
+        (
+            "phase_override:\n  phase: moon\n  reason: x\n",
+            "phase_override.phase",
+        ),
+    ] {
+        let sb = Sandbox::with_sample(extra);
+        let out = sb.run_at(AFTER, &["validate", "--date", DATE]);
+        assert_eq!(code(&out), 2, "{extra}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{extra}: {}", stderr(&out));
+    }
+}
