@@ -4,8 +4,9 @@
 # and is skipped by trader itself), then `status`, which shows the paper gate's progress
 # (open after 20 dry-run days validated GREEN or YELLOW).
 #   scripts/demo-cycle.sh [FROM] [TO]        defaults: 2026-03-30 2026-05-01 (24 sessions)
-# Environment: CONFIG (default config/demo.yaml), TRADER (default target/debug/trader, else
-# `trader` on PATH), TRADER_NOW (default 2026-05-01T21:30:00Z: after the last sample close).
+# Environment: CONFIG (default config/demo.yaml), TRADER (default target/release/trader, else
+# target/debug/trader, else `trader` on PATH), TRADER_NOW (default 2026-05-01T21:30:00Z:
+# after the last sample close).
 # Stops at the first command that fails, with its exit code (validate RED is 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,8 @@ FROM=${1:-2026-03-30}
 TO=${2:-2026-05-01}
 CONFIG=${CONFIG:-config/demo.yaml}
 if [ -z "${TRADER:-}" ]; then
-  if [ -x target/debug/trader ]; then TRADER=target/debug/trader; else TRADER=trader; fi
+  TRADER=trader
+  for t in target/debug/trader target/release/trader; do [ -x "$t" ] && TRADER=$t; done
 fi
 export TRADER_NOW=${TRADER_NOW:-2026-05-01T21:30:00Z}
 run() { "$TRADER" --config "$CONFIG" -q "$@"; }
