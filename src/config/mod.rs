@@ -6,6 +6,7 @@
 //! so a run from systemd or cron behaves exactly like a run by hand.
 
 mod load;
+mod promotion;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use load::{Secrets, load, resolve};
+pub use promotion::{PhaseOverride, PromotionConfig, ValidationConfig};
 
 use crate::risk::RiskConfig;
 use crate::strategy::hierarchical::HierarchicalParams;
@@ -110,6 +112,15 @@ pub struct Config {
     pub health: HealthConfig,
     #[serde(default)]
     pub backtest: BacktestConfig,
+    /// Colours of `trader validate`.
+    #[serde(default)]
+    pub validation: ValidationConfig,
+    /// Promotion gates between phases.
+    #[serde(default)]
+    pub promotion: PromotionConfig,
+    /// Run a phase although its gate is not met (`{phase, reason}`; printed on every run).
+    #[serde(default)]
+    pub phase_override: Option<PhaseOverride>,
     /// The file this config came from (set by the loader).
     #[serde(skip)]
     pub source_file: PathBuf,
@@ -569,6 +580,12 @@ impl Config {
             self.backtest.risk_free_rate,
             -0.1,
             0.5,
+            &mut out,
+        );
+        promotion::validate(
+            &self.validation,
+            &self.promotion,
+            self.phase_override.as_ref(),
             &mut out,
         );
         out
