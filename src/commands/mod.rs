@@ -14,6 +14,7 @@ macro_rules! outln {
     };
 }
 
+pub mod alert;
 pub mod backtest;
 mod daily;
 pub mod dry_run;
@@ -97,6 +98,7 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Backtest(_) => "backtest",
         Command::Risk(_) => "risk",
         Command::Health => "health",
+        Command::Alert(crate::cli::AlertCommand::Test) => "alert test",
     }
 }
 
@@ -143,14 +145,65 @@ pub fn run(cli: &Cli) -> Result<Exit> {
     };
     // Every command says so while the kill switch is present (health reports it as a check).
     ctx.report_kill_switch();
-    match &cli.command {
+    let result = match &cli.command {
         Command::Fetch(a) => fetch::run(&ctx, a),
         Command::Preflight(a) => preflight::run(&ctx, a),
         Command::DryRun(a) => dry_run::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
         Command::Health => health::run(cli),
+        // Sends its one message itself; the queue waits for the next job.
+        Command::Alert(a) => return alert::run(&ctx, a),
+    };
+    alert_on_exit(&ctx, cmd, &result);
+    crate::alert::flush(&ctx.config, &ctx.secrets, &ctx.log, ctx.now);
+    result
+}
+
+/// A job that ends with exit 3 (blocked) or 5 (a source or broker unavailable, unusable data)
+/// alerts, unless it already raised an alert of warning or above that says why (a preflight
+/// NO-GO exits 3 and has its own alert).
+fn alert_on_exit(ctx: &Ctx, cmd: &str, result: &Result<Exit>) {
+    let (exit, why) = match result {
+        Ok(e) => (*e, String::new()),
+        Err(e) => (
+            crate::exit::classify(e),
+            crate::redact::scrub_owned(format!("{e:#}")),
+        ),
+    };
+    let severity = match exit {
+        Exit::Unavailable => crate::alert::Severity::Critical,
+        Exit::Blocked => crate::alert::Severity::Warning,
+        _ => return,
+    };
+    if crate::alert::raised()
+        .iter()
+        .any(|a| a.severity >= crate::alert::Severity::Warning)
+    {
+        return;
     }
+    let what = match exit {
+        Exit::Unavailable => {
+            "a data source or broker is unavailable, or the stored data is unusable"
+        }
+        _ => "blocked by a gate or a missing prerequisite",
+    };
+    crate::alert::raise(crate::alert::Alert {
+        severity,
+        key: format!("job-exit-{}-{cmd}", exit.code()),
+        subject: format!("trader {cmd} exited {} ({what})", exit.code()),
+        body: format!(
+            "`trader {cmd}` at {} ended with exit code {}: {what}.\n{}\nThe log is {}.",
+            ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            exit.code(),
+            if why.is_empty() {
+                "See its output and the log for the detail.".to_string()
+            } else {
+                format!("Error: {why}")
+            },
+            ctx.config.paths.logs_dir.join("trader.log").display()
+        ),
+    });
 }
 
 /// A capital amount of the config in cents (the config's range check already bounds it; this
@@ -194,6 +247,18 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
         ));
     }
     store.prune();
+    if ctx.config.paths.kill_switch.exists() {
+        crate::alert::raise(crate::alert::Alert {
+            severity: crate::alert::Severity::Warning,
+            key: "kill-switch".into(),
+            subject: format!("kill switch present: `trader {command}` sends no order"),
+            body: format!(
+                "`trader {command}` found the kill switch {} at {}: no order is sent until it is removed (emergency-exit excepted).",
+                cfg.paths.kill_switch.display(),
+                ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        });
+    }
     let mut recovered = None;
     let state = match store.open(ctx.now)? {
         Loaded::Ok(s) => s,
@@ -227,6 +292,14 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
                 state.save_seq
             );
             ctx.log.warn(&format!("STATE RECOVERED: {what}"));
+            crate::alert::raise(crate::alert::Alert {
+                severity: crate::alert::Severity::Critical,
+                key: "state-recovered".into(),
+                subject: "state recovered from a backup: check the latest runs".into(),
+                body: format!(
+                    "`trader {command}` found the state unusable and continued from a backup, which may miss the latest runs:\n{what}"
+                ),
+            });
             recovered = Some(what);
             state
         }

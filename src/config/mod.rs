@@ -110,6 +110,9 @@ pub struct Config {
     pub health: HealthConfig,
     #[serde(default)]
     pub backtest: BacktestConfig,
+    /// Alerts by e-mail (#21): [`crate::alert::config`].
+    #[serde(default)]
+    pub alerts: crate::alert::AlertsConfig,
     /// The file this config came from (set by the loader).
     #[serde(skip)]
     pub source_file: PathBuf,
@@ -571,6 +574,7 @@ impl Config {
             0.5,
             &mut out,
         );
+        self.alerts.validate(&mut out);
         out
     }
 

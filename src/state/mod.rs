@@ -89,6 +89,9 @@ pub struct State {
     /// Account equity at each trading run, oldest first (drawdown budget, circuit breaker).
     #[serde(default)]
     pub equity_history: Vec<EquityPoint>,
+    /// Alert deduplication and the undelivered alert queue ([`crate::alert::book`]).
+    #[serde(default, skip_serializing_if = "crate::alert::AlertBook::is_empty")]
+    pub alerts: crate::alert::AlertBook,
 }
 
 /// Positions and cash at one moment.
@@ -199,6 +202,7 @@ impl State {
                 reason: "state created".into(),
             }],
             equity_history: Vec::new(),
+            alerts: Default::default(),
         }
     }
 
