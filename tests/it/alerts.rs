@@ -263,3 +263,71 @@ fn a_failed_job_alerts_with_its_exit_code_and_alerts_not_configured_change_nothi
     assert_eq!(code(&out), 3);
     assert!(state(&plain).get("alerts").is_none());
 }
+
+#[test]
+fn a_source_down_a_critical_health_and_a_recovered_state_each_alert() {
+    let mail = tempfile::tempdir().expect("tempdir");
+    let Some(s) = sink(mail.path(), 0) else {
+        return;
+    };
+    let http = "{ timeout_ms: 500, connect_timeout_ms: 300, max_attempts: 2, backoff_base_ms: 1, backoff_max_ms: 2 }";
+    let extra = config(s.port, "").replace(
+        "data:\n  source: alpaca\n",
+        &format!(
+            "data:\n  source: alpaca\n  alpaca:\n    base_url: http://127.0.0.1:{}\n    http: {http}\n",
+            closed_port()
+        ),
+    );
+    let sb = Sandbox::with_sample(&extra);
+
+    // A data source that is down: exit 5 and a critical alert naming the job and the error.
+    let out = run(&sb, T0, &["fetch"], &[]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    let got = s.messages();
+    assert_eq!(got.len(), 1, "{}", stderr(&out));
+    assert!(
+        got[0].subject().starts_with(
+            "[trader] CRITICAL: trader fetch exited 5 (a data source or broker is unavailable"
+        ),
+        "{}",
+        got[0].subject()
+    );
+    assert!(got[0].body().contains("Error: "), "{}", got[0].body());
+    assert!(
+        !got[0].raw.contains("test-secret-2718"),
+        "the key is masked"
+    );
+
+    // A preflight leaves backups; then state.json is damaged.
+    preflight(&sb, T0);
+    assert_eq!(s.messages().len(), 2);
+    std::fs::write(sb.path().join("state/state.json"), "{ not json").expect("damage");
+
+    let out = run(&sb, "2026-05-01T19:55:00Z", &["health"], &[]);
+    assert_eq!(code(&out), 3, "{}", stdout(&out));
+    let got = s.messages();
+    assert_eq!(got.len(), 3, "{}", stderr(&out));
+    assert!(
+        got[2]
+            .subject()
+            .starts_with("[trader] CRITICAL: health critical: state"),
+        "{}",
+        got[2].subject()
+    );
+
+    // The next job recovers the state from a backup: a critical alert says so.
+    let out = preflight(&sb, "2026-05-01T19:56:00Z");
+    let got = s.messages();
+    let subjects: Vec<String> = got[3..].iter().map(|m| m.subject()).collect();
+    assert_eq!(
+        subjects,
+        ["[trader] CRITICAL: state recovered from a backup: check the latest runs"],
+        "the NO-GO is within its window: {}",
+        stderr(&out)
+    );
+    assert!(
+        got[3].body().contains("continued from backup"),
+        "{}",
+        got[3].body()
+    );
+}
