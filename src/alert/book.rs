@@ -277,6 +277,33 @@ mod tests {
     }
 
     #[test]
+    fn settling_removes_delivered_messages_and_keeps_repeats_counted_while_sending() {
+        let w = chrono::Duration::minutes(60);
+        let mut b = AlertBook::default();
+        let (out, _) = b.plan(vec![alert("a"), alert("b")], t(0), w);
+        let counts: BTreeMap<String, u32> =
+            out.iter().map(|p| (p.id.clone(), p.suppressed)).collect();
+        b.queue = out.clone();
+        // Another run raised "a" while this one was sending: folded into the queued message.
+        let (again, d) = b.plan(vec![alert("a")], t(1), w);
+        assert_eq!(d[0].1, Decision::Merged { count: 1 });
+        b.queue = again;
+        let outcomes = vec![
+            (out[0].id.clone(), Ok(())),
+            (out[1].id.clone(), Err("refused".to_string())),
+        ];
+        assert!(b.settle(&outcomes, t(2), &counts).is_empty());
+        assert_eq!(b.sent["a"].last_sent, t(2));
+        assert_eq!(
+            b.sent["a"].suppressed, 1,
+            "the repeat is reported by the next message"
+        );
+        assert_eq!(b.queue.len(), 1);
+        assert_eq!((b.queue[0].key.as_str(), b.queue[0].attempts), ("b", 1));
+        assert_eq!(b.queue[0].last_error, "refused");
+    }
+
+    #[test]
     fn a_zero_window_sends_every_repeat() {
         let mut b = AlertBook::default();
         for m in 0..3 {

@@ -105,6 +105,20 @@ pub fn email(cfg: &Config) -> Option<&EmailConfig> {
     cfg.alerts.email.as_ref().filter(|e| e.enabled)
 }
 
+/// Register the SMTP password (from `alerts.email.password_env`) as a secret, so that it is
+/// masked in every output from the start of the command, whatever the variable is called.
+pub fn register_password(cfg: &Config, secrets: &Secrets) {
+    if let Some(name) = cfg
+        .alerts
+        .email
+        .as_ref()
+        .and_then(|e| e.password_env.as_ref())
+        && let Some(v) = secrets.get(name)
+    {
+        crate::redact::register(&v);
+    }
+}
+
 /// Deliver this job's alerts and the queued ones of earlier jobs (see the module doc).
 /// Never fails; everything that goes wrong is logged.
 pub fn flush(cfg: &Config, secrets: &Secrets, log: &Logger, now: DateTime<Utc>) {
@@ -129,6 +143,7 @@ pub fn flush(cfg: &Config, secrets: &Secrets, log: &Logger, now: DateTime<Utc>) 
         }
         return;
     };
+    register_password(cfg, secrets);
     let store = StateStore::new(&cfg.paths.state_dir, cfg.state.backups).at(now);
     if raised.is_empty() {
         // Nothing new: only lock and save when earlier jobs left messages queued.
@@ -167,6 +182,9 @@ pub fn flush(cfg: &Config, secrets: &Secrets, log: &Logger, now: DateTime<Utc>) 
         }
         return;
     };
+    if planned.is_empty() {
+        return;
+    }
     // Phase 2, without the lock: send, stopping at the first failure.
     let mut outcomes = Vec::new();
     let mut counts = BTreeMap::new();
@@ -226,6 +244,10 @@ fn with_state<T>(
     now: DateTime<Utc>,
     f: impl FnOnce(&mut crate::state::State) -> T,
 ) -> Option<T> {
+    if !store.path.exists() {
+        // No state yet (a command that keeps none, or a fresh machine): alerts create none.
+        return None;
+    }
     let path = cfg.paths.state_dir.join("trader.lock");
     let start = Instant::now();
     let _lock = loop {
@@ -248,8 +270,7 @@ fn with_state<T>(
     };
     let mut state = match store.load() {
         Ok(Loaded::Ok(s)) => s,
-        Ok(Loaded::Fresh) => crate::state::State::new(now, cfg.phase),
-        Ok(Loaded::Recovered { .. }) | Err(_) => {
+        Ok(Loaded::Fresh) | Ok(Loaded::Recovered { .. }) | Err(_) => {
             // The job itself reports (and repairs) a damaged state; alerts do not touch it.
             log.warn(&format!(
                 "alerts: {} is not readable as it is: the alert book is not updated",

@@ -60,6 +60,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
                 status: Status::Ok,
                 detail: format!("{} is valid", cli.config.display()),
             });
+            crate::alert::register_password(&cfg, &secrets);
             checks.extend(system_checks(&cfg, now));
             loaded = Some((cfg, secrets));
         }

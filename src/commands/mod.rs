@@ -134,6 +134,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         }
         .into());
     }
+    crate::alert::register_password(&config, &secrets);
     let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet);
     let ctx = Ctx {
         config,
@@ -155,8 +156,12 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         // Sends its one message itself; the queue waits for the next job.
         Command::Alert(a) => return alert::run(&ctx, a),
     };
-    alert_on_exit(&ctx, cmd, &result);
-    crate::alert::flush(&ctx.config, &ctx.secrets, &ctx.log, ctx.now);
+    let locked = matches!(&result, Err(e) if crate::exit::classify(e) == Exit::Locked);
+    // A run that found the lock held leaves the queue to the run that holds it.
+    if !locked {
+        alert_on_exit(&ctx, cmd, &result);
+        crate::alert::flush(&ctx.config, &ctx.secrets, &ctx.log, ctx.now);
+    }
     result
 }
 
