@@ -1,12 +1,16 @@
 //! `trader alert test`: send one test message through `alerts.email` and say exactly what the
 //! server answered. Exit 0 when it accepted the message, 5 when it is unreachable or refused,
 //! 2 when alerts are not configured (or a credential variable is missing).
+//!
+//! Also the alerts every job raises at its edges: the exit code, the kill switch, a state
+//! recovered from a backup (see [`crate::alert`] for the contract).
 
 use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
 use crate::alert::smtp::{self, SendError};
+use crate::alert::{Alert, Severity, raise};
 use crate::cli::AlertCommand;
 use crate::exit::{Exit, ExitError};
 
@@ -84,4 +88,80 @@ fn test(ctx: &Ctx) -> Result<Exit> {
             Err(ExitError::new(Exit::Unavailable, format!("test message not sent: {e}")).into())
         }
     }
+}
+
+/// A job that ends with exit 3 (blocked) or 5 (a source or broker unavailable, unusable data)
+/// alerts, unless it already raised an alert of warning or above that says why (a preflight
+/// NO-GO exits 3 and has its own alert).
+pub(super) fn on_exit(ctx: &Ctx, cmd: &str, result: &Result<Exit>) {
+    let (exit, why) = match result {
+        Ok(e) => (*e, String::new()),
+        Err(e) => (
+            crate::exit::classify(e),
+            crate::redact::scrub_owned(format!("{e:#}")),
+        ),
+    };
+    let severity = match exit {
+        Exit::Unavailable => Severity::Critical,
+        Exit::Blocked => Severity::Warning,
+        _ => return,
+    };
+    if crate::alert::raised()
+        .iter()
+        .any(|a| a.severity >= Severity::Warning)
+    {
+        return;
+    }
+    let what = match exit {
+        Exit::Unavailable => {
+            "a data source or broker is unavailable, or the stored data is unusable"
+        }
+        _ => "blocked by a gate or a missing prerequisite",
+    };
+    raise(Alert {
+        severity,
+        key: format!("job-exit-{}-{cmd}", exit.code()),
+        subject: format!("trader {cmd} exited {} ({what})", exit.code()),
+        body: format!(
+            "`trader {cmd}` at {} ended with exit code {}: {what}.\n{}\nThe log is {}.",
+            ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            exit.code(),
+            if why.is_empty() {
+                "See its output and the log for the detail.".to_string()
+            } else {
+                format!("Error: {why}")
+            },
+            ctx.config.paths.logs_dir.join("trader.log").display()
+        ),
+    });
+}
+
+/// The kill switch found by a job that took the state lock.
+pub(super) fn kill_switch(ctx: &Ctx, command: &str) {
+    let path = &ctx.config.paths.kill_switch;
+    if !path.exists() {
+        return;
+    }
+    raise(Alert {
+        severity: Severity::Warning,
+        key: "kill-switch".into(),
+        subject: format!("kill switch present: `trader {command}` sends no order"),
+        body: format!(
+            "`trader {command}` found the kill switch {} at {}: no order is sent until it is removed (emergency-exit excepted).",
+            path.display(),
+            ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    });
+}
+
+/// The state was unusable and a backup replaced it: the latest runs may be missing.
+pub(super) fn recovered(command: &str, what: &str) {
+    raise(Alert {
+        severity: Severity::Critical,
+        key: "state-recovered".into(),
+        subject: "state recovered from a backup: check the latest runs".into(),
+        body: format!(
+            "`trader {command}` found the state unusable and continued from a backup, which may miss the latest runs:\n{what}"
+        ),
+    });
 }

@@ -159,56 +159,10 @@ pub fn run(cli: &Cli) -> Result<Exit> {
     let locked = matches!(&result, Err(e) if crate::exit::classify(e) == Exit::Locked);
     // A run that found the lock held leaves the queue to the run that holds it.
     if !locked {
-        alert_on_exit(&ctx, cmd, &result);
+        alert::on_exit(&ctx, cmd, &result);
         crate::alert::flush(&ctx.config, &ctx.secrets, &ctx.log, ctx.now);
     }
     result
-}
-
-/// A job that ends with exit 3 (blocked) or 5 (a source or broker unavailable, unusable data)
-/// alerts, unless it already raised an alert of warning or above that says why (a preflight
-/// NO-GO exits 3 and has its own alert).
-fn alert_on_exit(ctx: &Ctx, cmd: &str, result: &Result<Exit>) {
-    let (exit, why) = match result {
-        Ok(e) => (*e, String::new()),
-        Err(e) => (
-            crate::exit::classify(e),
-            crate::redact::scrub_owned(format!("{e:#}")),
-        ),
-    };
-    let severity = match exit {
-        Exit::Unavailable => crate::alert::Severity::Critical,
-        Exit::Blocked => crate::alert::Severity::Warning,
-        _ => return,
-    };
-    if crate::alert::raised()
-        .iter()
-        .any(|a| a.severity >= crate::alert::Severity::Warning)
-    {
-        return;
-    }
-    let what = match exit {
-        Exit::Unavailable => {
-            "a data source or broker is unavailable, or the stored data is unusable"
-        }
-        _ => "blocked by a gate or a missing prerequisite",
-    };
-    crate::alert::raise(crate::alert::Alert {
-        severity,
-        key: format!("job-exit-{}-{cmd}", exit.code()),
-        subject: format!("trader {cmd} exited {} ({what})", exit.code()),
-        body: format!(
-            "`trader {cmd}` at {} ended with exit code {}: {what}.\n{}\nThe log is {}.",
-            ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            exit.code(),
-            if why.is_empty() {
-                "See its output and the log for the detail.".to_string()
-            } else {
-                format!("Error: {why}")
-            },
-            ctx.config.paths.logs_dir.join("trader.log").display()
-        ),
-    });
 }
 
 /// A capital amount of the config in cents (the config's range check already bounds it; this
@@ -252,18 +206,7 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
         ));
     }
     store.prune();
-    if ctx.config.paths.kill_switch.exists() {
-        crate::alert::raise(crate::alert::Alert {
-            severity: crate::alert::Severity::Warning,
-            key: "kill-switch".into(),
-            subject: format!("kill switch present: `trader {command}` sends no order"),
-            body: format!(
-                "`trader {command}` found the kill switch {} at {}: no order is sent until it is removed (emergency-exit excepted).",
-                cfg.paths.kill_switch.display(),
-                ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-        });
-    }
+    alert::kill_switch(ctx, command);
     let mut recovered = None;
     let state = match store.open(ctx.now)? {
         Loaded::Ok(s) => s,
@@ -297,14 +240,7 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
                 state.save_seq
             );
             ctx.log.warn(&format!("STATE RECOVERED: {what}"));
-            crate::alert::raise(crate::alert::Alert {
-                severity: crate::alert::Severity::Critical,
-                key: "state-recovered".into(),
-                subject: "state recovered from a backup: check the latest runs".into(),
-                body: format!(
-                    "`trader {command}` found the state unusable and continued from a backup, which may miss the latest runs:\n{what}"
-                ),
-            });
+            alert::recovered(command, &what);
             recovered = Some(what);
             state
         }
