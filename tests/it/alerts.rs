@@ -331,3 +331,26 @@ fn a_source_down_a_critical_health_and_a_recovered_state_each_alert() {
         got[3].body()
     );
 }
+
+#[test]
+fn alerts_below_min_severity_are_only_logged() {
+    let mail = tempfile::tempdir().expect("tempdir");
+    let Some(s) = sink(mail.path(), 0) else {
+        return;
+    };
+    let extra = config(s.port, "").replace("alerts:\n", "alerts:\n  min_severity: critical\n");
+    let sb = Sandbox::with_sample(&extra);
+    // Exit 3 without a preflight is a warning: not sent.
+    let out = run(&sb, T0, &["-v", "dry-run", "--date", DATE], &[]);
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out)
+            .contains("alert job-exit-3-dry-run (warning) below alerts.min_severity: not sent"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(s.messages().is_empty());
+    // A NO-GO is critical: sent.
+    preflight(&sb, T0);
+    assert_eq!(s.messages().len(), 1);
+}
