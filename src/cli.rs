@@ -52,6 +52,16 @@ pub enum Command {
     Halt(HaltArgs),
     /// Remove the kill switch.
     Resume,
+    /// Alerts: `alert test` sends a test message and shows the server's answer.
+    #[command(subcommand)]
+    Alert(AlertCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertCommand {
+    /// Send a test message through `alerts.email`; exit 0 when the server accepted it,
+    /// 5 when it is unreachable or refused, 2 when alerts are not configured.
+    Test,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 //! The decision core does no I/O and reads no clock, so the backtest and every phase
 //! run the same code.
 
+pub mod alert;
 pub mod backtest;
 pub mod broker;
 pub mod calendar;

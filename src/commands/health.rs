@@ -1,7 +1,9 @@
 //! `trader health`: is the system fit to run unattended? Exit 3 when a person is needed.
 //!
-//! Read-only: it does not take the state lock (it reports who holds it instead), so it
-//! can run hourly beside the trading jobs.
+//! Read-only: it does not take the state lock for its checks (it reports who holds it
+//! instead), so it can run hourly beside the trading jobs. Only when it has an alert to deliver
+//! (a critical check, or alerts queued by earlier jobs) does [`crate::alert::flush`] take the
+//! lock for the moment it needs to update the alert book, never while sending.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -50,14 +52,17 @@ struct Report<'a> {
 pub fn run(cli: &Cli) -> Result<Exit> {
     let now = super::now()?;
     let mut checks = Vec::new();
+    let mut loaded = None;
     match config::load(&cli.config) {
-        Ok((cfg, _)) => {
+        Ok((cfg, secrets)) => {
             checks.push(Check {
                 name: "config",
                 status: Status::Ok,
                 detail: format!("{} is valid", cli.config.display()),
             });
+            crate::alert::register_password(&cfg, &secrets);
             checks.extend(system_checks(&cfg, now));
+            loaded = Some((cfg, secrets));
         }
         Err(e) => checks.push(Check {
             name: "config",
@@ -83,6 +88,34 @@ pub fn run(cli: &Cli) -> Result<Exit> {
             outln!("{:<w$}  {:<8}  {}", c.name, c.status.as_str(), c.detail);
         }
         outln!("health: {}", overall.as_str());
+    }
+    // A critical check alerts (a broken config cannot: it holds the alert settings).
+    if let Some((cfg, secrets)) = &loaded {
+        if overall == Status::Critical {
+            let lines: Vec<String> = checks
+                .iter()
+                .filter(|c| c.status == Status::Critical)
+                .map(|c| format!("  {}: {}", c.name, c.detail))
+                .collect();
+            let names: Vec<&str> = checks
+                .iter()
+                .filter(|c| c.status == Status::Critical)
+                .map(|c| c.name)
+                .collect();
+            crate::alert::raise(crate::alert::Alert {
+                severity: crate::alert::Severity::Critical,
+                key: "health-critical".into(),
+                subject: format!("health critical: {}", names.join(", ")),
+                body: format!(
+                    "`trader health` at {} needs a person:\n{}",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    lines.join("\n")
+                ),
+            });
+        }
+        let log =
+            crate::log::Logger::new(Some(&cfg.paths.logs_dir), "health", cli.verbose, cli.quiet);
+        crate::alert::flush(cfg, secrets, &log, now);
     }
     Ok(if overall == Status::Critical {
         Exit::Blocked

@@ -14,6 +14,7 @@ macro_rules! outln {
     };
 }
 
+pub mod alert;
 pub mod backtest;
 mod daily;
 pub mod dry_run;
@@ -108,6 +109,7 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Status => "status",
         Command::Halt(_) => "halt",
         Command::Resume => "resume",
+        Command::Alert(crate::cli::AlertCommand::Test) => "alert test",
     }
 }
 
@@ -143,6 +145,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         }
         .into());
     }
+    crate::alert::register_password(&config, &secrets);
     let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet);
     let ctx = Ctx {
         config,
@@ -165,7 +168,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
             o.reason
         ));
     }
-    match &cli.command {
+    let result = match &cli.command {
         Command::Fetch(a) => fetch::run(&ctx, a),
         Command::Preflight(a) => preflight::run(&ctx, a),
         Command::DryRun(a) => dry_run::run(&ctx, a),
@@ -176,7 +179,16 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Status => status::run(&ctx),
         Command::Halt(a) => halt::halt(&ctx, a),
         Command::Resume => halt::resume(&ctx),
+        // Sends its one message itself; the queue waits for the next job.
+        Command::Alert(a) => return alert::run(&ctx, a),
+    };
+    let locked = matches!(&result, Err(e) if crate::exit::classify(e) == Exit::Locked);
+    // A run that found the lock held leaves the queue to the run that holds it.
+    if !locked {
+        alert::on_exit(&ctx, cmd, &result);
+        crate::alert::flush(&ctx.config, &ctx.secrets, &ctx.log, ctx.now);
     }
+    result
 }
 
 /// A capital amount of the config in cents (the config's range check already bounds it; this
@@ -220,6 +232,7 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
         ));
     }
     store.prune();
+    alert::kill_switch(ctx, command);
     let mut recovered = None;
     let state = match store.open(ctx.now)? {
         Loaded::Ok(s) => s,
@@ -253,6 +266,7 @@ pub fn open_job(ctx: &Ctx, command: &str) -> Result<Job> {
                 state.save_seq
             );
             ctx.log.warn(&format!("STATE RECOVERED: {what}"));
+            alert::recovered(command, &what);
             recovered = Some(what);
             state
         }

@@ -163,6 +163,24 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     );
     job.save(ctx.now)?;
     ctx.log.info(&format!("preflight {date}: {detail}"));
+    if !pass {
+        // No trading run can happen today without a person: critical.
+        let lines: Vec<String> = gates
+            .iter()
+            .filter(|g| !g.pass)
+            .map(|g| format!("  {}: {}", g.name, g.detail))
+            .collect();
+        crate::alert::raise(crate::alert::Alert {
+            severity: crate::alert::Severity::Critical,
+            key: "preflight-no-go".into(),
+            subject: format!("preflight NO-GO for {date} ({detail})"),
+            body: format!(
+                "Preflight for {date} ({} phase) says NO-GO: the trading run will not start.\nFailed gates:\n{}\nFix them and run `trader preflight` again.",
+                cfg.phase.as_str(),
+                lines.join("\n")
+            ),
+        });
+    }
     if ctx.json {
         super::print_json(&Verdict {
             date,

@@ -57,6 +57,7 @@ pub fn load(path: &Path) -> Result<(Config, Secrets), ConfigError> {
         None => config_dir.clone(),
     };
     config.paths.resolve_against(&root);
+    config.alerts.resolve_against(&root);
     let mut issues = Vec::new();
     if !root.is_dir() {
         // Never created on the fly: a mistyped root would scatter state/, data/ and logs/ in

@@ -121,6 +121,9 @@ pub struct Config {
     /// Run a phase although its gate is not met (`{phase, reason}`; printed on every run).
     #[serde(default)]
     pub phase_override: Option<PhaseOverride>,
+    /// Alerts by e-mail (#21): [`crate::alert::config`].
+    #[serde(default)]
+    pub alerts: crate::alert::AlertsConfig,
     /// The file this config came from (set by the loader).
     #[serde(skip)]
     pub source_file: PathBuf,
@@ -588,6 +591,7 @@ impl Config {
             self.phase_override.as_ref(),
             &mut out,
         );
+        self.alerts.validate(&mut out);
         out
     }
 

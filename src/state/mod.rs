@@ -100,6 +100,9 @@ pub struct State {
     /// Every `halt` and `resume`, oldest first.
     #[serde(default)]
     pub halts: Vec<HaltEvent>,
+    /// Alert deduplication and the undelivered alert queue ([`crate::alert::book`]).
+    #[serde(default, skip_serializing_if = "crate::alert::AlertBook::is_empty")]
+    pub alerts: crate::alert::AlertBook,
 }
 
 /// Positions and cash at one moment.
@@ -213,6 +216,7 @@ impl State {
             decisions: BTreeMap::new(),
             validations: BTreeMap::new(),
             halts: Vec::new(),
+            alerts: Default::default(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The integration test binary: one binary (fewer links of a large polars binary), one
 //! module per area.
 
+mod alerts;
+mod alerts_tls;
 mod bar_validity;
 mod calendar;
 mod cli_jobs;
@@ -16,6 +18,7 @@ mod http_double;
 mod lock_race;
 mod preflight_gates;
 mod replay;
+mod smtp_sink;
 mod state_crash;
 mod state_files;
 mod state_fuzz;
