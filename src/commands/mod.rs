@@ -21,6 +21,7 @@ pub mod fetch;
 mod fetch_remote;
 pub mod health;
 pub mod preflight;
+mod progress;
 pub mod risk;
 
 use anyhow::{Context, Result};

@@ -7,6 +7,7 @@ mod common;
 mod config_errors;
 mod fetch_cli;
 mod fetch_sources;
+mod fetch_windows;
 mod golden_cells;
 mod http_double;
 mod lock_race;
