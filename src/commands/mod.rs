@@ -16,11 +16,13 @@ macro_rules! outln {
 
 pub mod backtest;
 mod daily;
+mod data_ack;
 pub mod dry_run;
 pub mod fetch;
 mod fetch_remote;
 pub mod health;
 pub mod preflight;
+mod preflight_data;
 mod progress;
 pub mod risk;
 
@@ -98,6 +100,7 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Backtest(_) => "backtest",
         Command::Risk(_) => "risk",
         Command::Health => "health",
+        Command::Data(_) => "data",
     }
 }
 
@@ -142,6 +145,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
         Command::Health => health::run(cli),
+        Command::Data(crate::cli::DataCommand::Ack(a)) => data_ack::run(&ctx, a),
     }
 }
 

@@ -2,13 +2,14 @@
 //! recorded in the state and in `data/ledger/preflight.parquet`, and the trading run
 //! refuses to start without a passed preflight for the same trading date.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::Ctx;
+use super::preflight_data::{Finding, coverage_gate, gaps_gate};
 use crate::broker::sim::SimBroker;
 use crate::cli::PreflightArgs;
 use crate::data::quality::{self, QualityRules};
@@ -49,7 +50,7 @@ pub fn require_passed(state: &State, date: NaiveDate) -> Result<()> {
     }
 }
 
-fn gate(name: &'static str, pass: bool, detail: impl Into<String>) -> Gate {
+pub(super) fn gate(name: &'static str, pass: bool, detail: impl Into<String>) -> Gate {
     Gate {
         name,
         pass,
@@ -93,7 +94,8 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
             },
         ));
     }
-    gates.extend(data_gates(ctx, &job.state, date)?);
+    let mut findings = Vec::new();
+    gates.extend(data_gates(ctx, &job.state, date, &mut findings)?);
     gates.push(gate(
         "config",
         true,
@@ -145,6 +147,7 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
         format!("failed: {}", failed.join(", "))
     };
     record(ctx, date, &gates, pass)?;
+    super::preflight_data::record_findings(ctx, date, &findings)?;
     job.state.record_job(
         date,
         JobRecord {
@@ -185,7 +188,12 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     Ok(if pass { Exit::Ok } else { Exit::Blocked })
 }
 
-fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
+fn data_gates(
+    ctx: &Ctx,
+    state: &State,
+    date: NaiveDate,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Gate>> {
     let cfg = &ctx.config;
     let store = BarStore::new(&cfg.paths.bars_dir);
     let mut bars = BTreeMap::new();
@@ -214,26 +222,11 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
     };
     let q = quality::assess(&bars, date, &rules);
     let mut gates = Vec::new();
-    let missing: Vec<String> = q
-        .last_dates
-        .iter()
-        .filter(|(_, d)| d.is_none_or(|d| d < date))
-        .map(|(s, d)| format!("{s} ({})", d.map_or("none".into(), |d| d.to_string())))
-        .collect();
-    gates.push(gate(
-        "coverage",
-        missing.is_empty(),
-        if missing.is_empty() {
-            format!("{}/{} symbols have a bar for {date}", q.covered, q.symbols)
-        } else {
-            format!(
-                "{}/{} symbols have a bar for {date}; missing: {}",
-                q.covered,
-                q.symbols,
-                list(&missing)
-            )
-        },
-    ));
+    let required: BTreeSet<String> =
+        crate::strategy::Strategy::required_symbols(&cfg.strategy_impl())
+            .into_iter()
+            .collect();
+    gates.push(coverage_gate(cfg, &q, &required, date, findings));
     let provisional_today: Vec<&String> = bars
         .iter()
         .filter(|(_, b)| {
@@ -277,21 +270,25 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
         .filter(|f| {
             matches!(
                 f.check,
-                "missing_sessions" | "duplicates" | "ohlc" | "non_session" | "provisional"
+                "duplicates" | "ohlc" | "non_session" | "provisional"
             )
         })
         .map(|f| format!("{} {}: {}", f.symbol, f.check, f.detail))
         .chain(unreadable)
         .collect();
+    for b in &bad {
+        findings.push(Finding::new("data_quality", "", None, "fail", b));
+    }
     gates.push(gate(
         "data_quality",
         bad.is_empty(),
         if bad.is_empty() {
-            "no missing sessions, duplicates or inconsistent bars".to_string()
+            "no duplicates, inconsistent or unreplaced provisional bars".to_string()
         } else {
             list(&bad)
         },
     ));
+    gates.push(gaps_gate(cfg, &q, &required, date, findings)?);
     let ca: Vec<String> = q
         .of("corporate_action")
         .map(|f| format!("{} {}", f.symbol, f.detail))
@@ -311,7 +308,7 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
     Ok(gates)
 }
 
-fn list(items: &[String]) -> String {
+pub(super) fn list(items: &[String]) -> String {
     let mut s: Vec<String> = items.iter().take(5).cloned().collect();
     if items.len() > 5 {
         s.push(format!("… {} more", items.len() - 5));

@@ -12,6 +12,7 @@ mod golden_cells;
 mod http_double;
 mod lock_race;
 mod preflight_gates;
+mod preflight_policy;
 mod replay;
 mod state_crash;
 mod store_import;
