@@ -9,6 +9,7 @@ mod fetch_cli;
 mod fetch_sources;
 mod fetch_windows;
 mod golden_cells;
+mod health_bars;
 mod http_double;
 mod lock_race;
 mod preflight_gates;
