@@ -105,7 +105,7 @@ pub fn name(cmd: &Command) -> &'static str {
 }
 
 /// Read `TRADER_NOW` (RFC 3339) or the clock.
-fn now() -> Result<DateTime<Utc>> {
+pub(crate) fn now() -> Result<DateTime<Utc>> {
     match std::env::var("TRADER_NOW") {
         Ok(s) if !s.is_empty() => DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
@@ -127,14 +127,16 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         return health::run(cli);
     }
     let (config, secrets) = config::load(&cli.config)?;
-    let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet);
+    let (now, started) = (now()?, std::time::Instant::now());
+    let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet)
+        .with_clock(now, started);
     let ctx = Ctx {
         config,
         secrets,
         json: cli.json,
         log,
-        now: now()?,
-        started: std::time::Instant::now(),
+        now,
+        started,
     };
     // Every command says so while the kill switch is present (health reports it as a check).
     ctx.report_kill_switch();

@@ -614,3 +614,7 @@ impl Config {
         crate::strategy::hierarchical::HierarchicalAdaptive::new(self.strategy.params.clone())
     }
 }
+
+#[cfg(test)]
+#[path = "keys_tests.rs"]
+mod keys_tests;

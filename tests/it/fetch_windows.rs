@@ -489,3 +489,37 @@ fn yahoo_today_during_the_session_is_provisional_too() {
             .provisional
     );
 }
+
+#[test]
+fn each_retry_is_logged_with_its_reason_and_wait_at_v() {
+    let dates = sessions("2024-03-01", "2024-03-06");
+    let f = feed(&[("AAPL", dates)]);
+    let server = HttpDouble::with_handler(move |n, req| {
+        if n % 2 == 0 {
+            Reply::json(503, "{}").header("Retry-After", "0")
+        } else {
+            alpaca_reply(&f, req, 0.0)
+        }
+    });
+    let sb = alpaca_sandbox(&server, "2024-03-01");
+    let out = run(&sb, AFTER_SETTLED, &["-v", "fetch", "--symbols", "AAPL"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "alpaca: GET /v2/stocks/bars: HTTP 503 (attempt 1 of 2); retrying in 0 ms (Retry-After)"
+        ),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(sb.path().join("logs/trader.log")).expect("log");
+    assert!(log.contains("HTTP 503 (attempt 1 of 2)"), "{log}");
+    // One clock: log lines carry TRADER_NOW (advanced by the run time), like the state.
+    assert!(
+        log.lines().all(|l| l.starts_with("2024-03-06T21:2")),
+        "log lines on the job clock: {log}"
+    );
+    // Without -v the retry is not shown.
+    let out = run(&sb, AFTER_SETTLED, &["fetch", "--symbols", "AAPL"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("retrying"), "{}", stderr(&out));
+}
