@@ -150,7 +150,10 @@ pub struct Progress {
 /// A callback told about every retry (a one-line reason and the wait), so the command layer
 /// can log it at `-v`. Not a config field; equal to every other hook so configs compare by value.
 #[derive(Clone, Default)]
-pub struct RetryHook(pub Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct RetryHook(Option<RetryFn>);
+
+/// The callback of a [`RetryHook`].
+type RetryFn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 impl RetryHook {
     /// A hook calling `f` with each retry's message.
