@@ -137,14 +137,20 @@ fn fetch_and_store(
     started: Instant,
 ) -> Result<(FetchSummary, String, Exit)> {
     let bar_store = BarStore::new(&ctx.config.paths.bars_dir);
-    let (fetched, skipped, starts, end) = match source {
+    let (fetched, skipped, starts, end, mut stored_all) = match source {
         DataSource::Csv => {
             let imp = read_csv_dir(ctx, args)?;
-            (imp.bars, imp.skipped, BTreeMap::new(), None)
+            let names: Vec<String> = imp.bars.keys().cloned().collect();
+            let mut stored = BTreeMap::new();
+            for (s, read) in names.iter().zip(bar_store.read_many(&names)) {
+                let bars = read.with_context(|| format!("reading stored bars of {s}"))?;
+                stored.insert(s.clone(), bars.unwrap_or_default());
+            }
+            (imp.bars, imp.skipped, BTreeMap::new(), None, stored)
         }
         DataSource::Alpaca | DataSource::Yahoo => {
             let dl = super::fetch_remote::download(ctx, args, source, &bar_store)?;
-            (dl.bars, Vec::new(), dl.starts, Some(dl.end))
+            (dl.bars, Vec::new(), dl.starts, Some(dl.end), dl.stored)
         }
     };
     let required: BTreeSet<String> =
@@ -163,10 +169,7 @@ fn fetch_and_store(
     };
     for symbol in &names {
         let fresh = fetched.get(symbol).map(Vec::as_slice).unwrap_or_default();
-        let stored = bar_store
-            .read(symbol)
-            .with_context(|| format!("reading stored bars of {symbol}"))?
-            .unwrap_or_default();
+        let stored = stored_all.remove(symbol).unwrap_or_default();
         if fresh.is_empty() && source != DataSource::Csv {
             let from = starts
                 .get(symbol)
@@ -206,9 +209,19 @@ fn fetch_and_store(
         last_dates.push(m.last().map(|b| b.date));
         merged.insert(symbol.clone(), m);
     }
+    let t = Instant::now();
+    ctx.log.debug(&format!(
+        "downloaded and merged in {:.2}s",
+        started.elapsed().as_secs_f64()
+    ));
     bar_store
         .write_many(&merged)
         .context("writing the bar store (nothing was replaced)")?;
+    ctx.log.debug(&format!(
+        "wrote {} bar file(s) in {:.2}s",
+        merged.len(),
+        t.elapsed().as_secs_f64()
+    ));
     let last_session = crate::calendar::last_completed_session(ctx.now).ok();
     let covered = last_dates
         .iter()

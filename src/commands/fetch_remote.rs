@@ -22,6 +22,8 @@ pub struct Download {
     /// First date requested per symbol (all windows end at `end`).
     pub starts: BTreeMap<String, NaiveDate>,
     pub end: NaiveDate,
+    /// The stored bars of the requested symbols, read once for the windows and the merge.
+    pub stored: Stored,
 }
 
 /// Fetch the universe (or `--symbols`) from a remote source.
@@ -46,7 +48,13 @@ pub fn download(
     } else {
         crate::calendar::previous_trading_day(today).unwrap_or(today)
     };
-    let starts = windows(cfg, args, store, &symbols, end)?;
+    let t = std::time::Instant::now();
+    let (starts, stored) = windows(cfg, args, store, &symbols, end)?;
+    ctx.log.debug(&format!(
+        "read the last bars of {} symbol(s) in {:.2}s",
+        symbols.len(),
+        t.elapsed().as_secs_f64()
+    ));
     let mut groups: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     for (s, d) in &starts {
         groups.entry(*d).or_default().push(s.clone());
@@ -123,6 +131,8 @@ pub fn download(
         DataSource::Csv => BTreeMap::new(),
     };
     meter.finish();
+    ctx.log
+        .debug(&format!("downloaded in {:.2}s", t.elapsed().as_secs_f64()));
     let unsettled = unsettled_date(ctx);
     for v in bars.values_mut() {
         // Stable sort: of two bars on one date (the bars endpoint's and the snapshot's), the
@@ -145,7 +155,12 @@ pub fn download(
         }
         *v = out;
     }
-    Ok(Download { bars, starts, end })
+    Ok(Download {
+        bars,
+        starts,
+        end,
+        stored,
+    })
 }
 
 /// Today's New York date while its session has not settled yet: before the close plus the
@@ -158,34 +173,39 @@ pub fn unsettled_date(ctx: &Ctx) -> Option<NaiveDate> {
     (ctx.now < close.with_timezone(&chrono::Utc) + margin).then_some(today)
 }
 
+/// Stored bars per symbol.
+type Stored = BTreeMap<String, Vec<Bar>>;
+
 /// Each symbol's first date: after its last stored bar minus the overlap, or the history start
-/// (`--start`) when nothing is stored. Symbols stored past `end` are left out.
+/// (`--start`) when nothing is stored. Symbols stored past `end` are left out. Also returns
+/// the stored bars of the symbols that are fetched.
 fn windows(
     cfg: &crate::config::Config,
     args: &FetchArgs,
     store: &BarStore,
     symbols: &[String],
     end: NaiveDate,
-) -> Result<BTreeMap<String, NaiveDate>> {
+) -> Result<(BTreeMap<String, NaiveDate>, Stored)> {
     let base = args.start.unwrap_or(cfg.data.history_start);
     let overlap = Duration::days(cfg.data.overlap_days as i64);
-    let mut starts = BTreeMap::new();
+    let (mut starts, mut stored) = (BTreeMap::new(), BTreeMap::new());
     let mut dedup = symbols.to_vec();
     dedup.sort();
     dedup.dedup();
     for (s, read) in dedup.iter().zip(store.read_many(&dedup)) {
-        let last = read
+        let bars = read
             .with_context(|| format!("reading stored bars of {s}"))?
-            .and_then(|b| b.last().map(|b| b.date));
-        let start = match last {
-            Some(d) => base.max(d - overlap),
+            .unwrap_or_default();
+        let start = match bars.last() {
+            Some(b) => base.max(b.date - overlap),
             None => base,
         };
         if start <= end {
             starts.insert(s.clone(), start);
+            stored.insert(s.clone(), bars);
         }
     }
-    Ok(starts)
+    Ok((starts, stored))
 }
 
 /// The environment variables holding the Alpaca key pair (id, secret).

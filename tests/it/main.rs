@@ -12,6 +12,7 @@ mod golden_cells;
 mod health_bars;
 mod http_double;
 mod lock_race;
+mod perf_feeds;
 mod preflight_gates;
 mod preflight_policy;
 mod replay;
