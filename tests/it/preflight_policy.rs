@@ -292,3 +292,34 @@ fn coverage_takes_a_threshold_but_always_needs_the_strategys_symbols() {
         "warning".into()
     )));
 }
+
+#[test]
+fn gate_details_stay_bounded_on_a_large_universe() {
+    let extras: Vec<String> = (0..60).map(|i| format!("E{i:02}")).collect();
+    let names: Vec<&str> = extras.iter().map(String::as_str).collect();
+    let sb = with_extras(&names, "");
+    for s in &names {
+        // Every extra lacks the day and two recent sessions: 180 gaps, 60 coverage misses.
+        drop_dates(&sb, s, &[DATE, "2026-04-20", "2026-04-21"]);
+    }
+    let (c, gates) = preflight(&sb);
+    assert_eq!(c, 3);
+    let (pass, coverage) = &gates["coverage"];
+    assert!(!pass);
+    assert!(coverage.len() < 400, "{} bytes: {coverage}", coverage.len());
+    assert!(
+        coverage.contains("60 last at 2026-04-30 (E00, E01, E02, E03, E04, …)"),
+        "{coverage}"
+    );
+    let gaps = &gates["gaps"].1;
+    assert!(gaps.len() < 400, "{} bytes: {gaps}", gaps.len());
+    assert!(gaps.contains("2026-04-20 (60 of 65 symbols)"), "{gaps}");
+    // The ledger has every one of them.
+    let f = findings(&sb);
+    assert_eq!(
+        f.iter().filter(|r| r.0 == "gaps").count(),
+        120,
+        "the day itself is not a gap"
+    );
+    assert_eq!(f.iter().filter(|r| r.0 == "coverage").count(), 60);
+}
