@@ -38,30 +38,37 @@ impl<'a> Meter<'a> {
 
     /// Report `p`; draws only when due (or when done).
     pub fn update(&self, p: Progress) {
-        if self.log.quiet || p.total == 0 {
+        if self.log.quiet || !self.due(p, Instant::now()) {
             return;
         }
-        let now = Instant::now();
-        let every = if self.tty { TTY_EVERY } else { PLAIN_EVERY };
-        let due = match self.last_draw.get() {
-            None if self.tty => p.done > 0,
-            None => self.started.elapsed() >= PLAIN_EVERY,
-            Some(t) => now.duration_since(t) >= every,
-        };
-        let finished = p.done >= p.total;
-        // Plain output prints the final line only when a line was printed before (a short
-        // fetch says nothing extra); the terminal line is always completed.
-        if !(due || (finished && self.drawn.get())) {
-            return;
-        }
-        self.last_draw.set(Some(now));
         let line = line(&self.name, p, self.started.elapsed());
         if self.tty {
             eprint!("\r{line}\x1b[K");
         } else {
             self.log.info(&line);
         }
+    }
+
+    /// Whether `p` at `now` gets a line (and, if so, note that it was drawn): on a terminal at
+    /// most every 200 ms once something is done; otherwise every 10 s, the first after 10 s
+    /// (a short fetch prints nothing extra). The final state is drawn when anything was.
+    fn due(&self, p: Progress, now: Instant) -> bool {
+        if p.total == 0 {
+            return false;
+        }
+        let every = if self.tty { TTY_EVERY } else { PLAIN_EVERY };
+        let due = match self.last_draw.get() {
+            None if self.tty => p.done > 0,
+            None => now.duration_since(self.started) >= PLAIN_EVERY,
+            Some(t) => now.duration_since(t) >= every,
+        };
+        let finished = p.done >= p.total;
+        if !(due || (finished && self.drawn.get())) {
+            return false;
+        }
+        self.last_draw.set(Some(now));
         self.drawn.set(true);
+        true
     }
 
     /// End the redrawn line.
@@ -110,5 +117,47 @@ mod tests {
         );
         let done = Progress { done: 400, ..p };
         assert!(line("yahoo", done, Duration::from_secs(8)).ends_with("50 symbols/s, done"));
+    }
+
+    #[test]
+    fn plain_lines_come_every_ten_seconds_and_the_terminal_is_redrawn_often() {
+        let log = Logger::new(None, "fetch", 0, false);
+        let p = |done| Progress {
+            done,
+            total: 100,
+            rows: done,
+        };
+        let mut plain = Meter::new("alpaca", &log);
+        plain.tty = false;
+        let t0 = plain.started;
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(!plain.due(p(10), at(9_000)), "nothing in the first 10 s");
+        assert!(plain.due(p(20), at(10_000)));
+        assert!(!plain.due(p(30), at(15_000)));
+        assert!(plain.due(p(40), at(20_000)));
+        assert!(
+            plain.due(p(100), at(20_500)),
+            "the end after a line was printed"
+        );
+
+        let mut short = Meter::new("alpaca", &log);
+        short.tty = false;
+        let t0 = short.started;
+        assert!(
+            !short.due(p(100), t0 + Duration::from_secs(2)),
+            "a short fetch says nothing"
+        );
+
+        let mut tty = Meter::new("alpaca", &log);
+        tty.tty = true;
+        let t0 = tty.started;
+        assert!(!tty.due(p(0), t0));
+        assert!(tty.due(p(1), t0 + Duration::from_millis(10)));
+        assert!(!tty.due(p(2), t0 + Duration::from_millis(100)));
+        assert!(tty.due(p(3), t0 + Duration::from_millis(250)));
+        assert!(
+            tty.due(p(100), t0 + Duration::from_millis(260)),
+            "completed line"
+        );
     }
 }
