@@ -137,6 +137,7 @@ fn fetch_and_store(
     started: Instant,
 ) -> Result<(FetchSummary, String, Exit)> {
     let bar_store = BarStore::new(&ctx.config.paths.bars_dir);
+    let mut unknown = BTreeSet::new();
     let (fetched, skipped, starts, end, mut stored_all) = match source {
         DataSource::Csv => {
             let imp = read_csv_dir(ctx, args)?;
@@ -150,6 +151,7 @@ fn fetch_and_store(
         }
         DataSource::Alpaca | DataSource::Yahoo => {
             let dl = super::fetch_remote::download(ctx, args, source, &bar_store)?;
+            unknown.extend(dl.unknown);
             (dl.bars, Vec::new(), dl.starts, Some(dl.end), dl.stored)
         }
     };
@@ -177,6 +179,13 @@ fn fetch_and_store(
                 .unwrap_or_default();
             let to = end.map(|d| d.to_string()).unwrap_or_default();
             let reason = match stored.last() {
+                _ if unknown.contains(symbol) => format!(
+                    "unknown to the source (HTTP 404 for {from}..{to}){}",
+                    stored
+                        .last()
+                        .map(|b| format!("; last stored bar {}: delisted?", b.date))
+                        .unwrap_or_default()
+                ),
                 None => format!(
                     "no bars from the source for {from}..{to} and none stored: unknown to the source, delisted, or not traded then"
                 ),

@@ -24,6 +24,8 @@ pub struct Download {
     pub end: NaiveDate,
     /// The stored bars of the requested symbols, read once for the windows and the merge.
     pub stored: Stored,
+    /// Symbols the source said it does not know (Yahoo: HTTP 404).
+    pub unknown: Vec<String>,
 }
 
 /// Fetch the universe (or `--symbols`) from a remote source.
@@ -83,6 +85,7 @@ pub fn download(
     let progress = |p: Progress| meter.update(p);
     let log = ctx.log.clone();
     let hook = RetryHook::new(move |m: &str| log.debug(m));
+    let mut unknown = Vec::new();
     let mut bars = match source {
         DataSource::Alpaca => {
             let mut a = cfg.data.alpaca.clone();
@@ -123,9 +126,10 @@ pub fn download(
             if groups.is_empty() {
                 BTreeMap::new()
             } else {
-                yahoo::fetch_windows(&y, &groups, end, &progress)
-                    .context("downloading bars from yahoo (the store is unchanged)")?
-                    .bars
+                let got = yahoo::fetch_windows(&y, &groups, end, &progress)
+                    .context("downloading bars from yahoo (the store is unchanged)")?;
+                unknown = got.unknown;
+                got.bars
             }
         }
         DataSource::Csv => BTreeMap::new(),
@@ -160,6 +164,7 @@ pub fn download(
         starts,
         end,
         stored,
+        unknown,
     })
 }
 

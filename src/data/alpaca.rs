@@ -224,6 +224,7 @@ pub fn fetch_windows(
         bars,
         requests: client.requests(),
         retries: client.retries(),
+        unknown: Vec::new(),
     })
 }
 

@@ -143,18 +143,33 @@ pub fn fetch_daily_bars_with_progress(
     let mut symbols = symbols.to_vec();
     symbols.sort();
     symbols.dedup();
-    fetch_windows(cfg, &[(start, symbols)], end, &|p: Progress| {
-        progress(p.done, p.total)
-    })
+    fetch_windows_inner(
+        cfg,
+        &[(start, symbols)],
+        end,
+        &|p: Progress| progress(p.done, p.total),
+        false,
+    )
 }
 
 /// Daily bars for groups of symbols, each group from its own first date to `end` (one request
-/// per symbol either way); progress after each symbol (symbols done, rows so far).
+/// per symbol either way); progress after each symbol (symbols done, rows so far). A symbol
+/// Yahoo answers 404 for is listed in [`FetchResult::unknown`] instead of failing the fetch.
 pub fn fetch_windows(
     cfg: &SourceConfig,
     windows: &[(NaiveDate, Vec<String>)],
     end: NaiveDate,
     progress: &dyn Fn(Progress),
+) -> Result<FetchResult, FetchError> {
+    fetch_windows_inner(cfg, windows, end, progress, true)
+}
+
+fn fetch_windows_inner(
+    cfg: &SourceConfig,
+    windows: &[(NaiveDate, Vec<String>)],
+    end: NaiveDate,
+    progress: &dyn Fn(Progress),
+    unknown_ok: bool,
 ) -> Result<FetchResult, FetchError> {
     let client = Arc::new(HttpClient::new(PROVIDER, &cfg.http)?);
     let mut jobs = Vec::new();
@@ -196,12 +211,18 @@ pub fn fetch_windows(
                     ("events", "div,splits".to_string()),
                     ("includePrePost", "false".to_string()),
                 ];
-                let body = client.get_bytes(&url, &query, &[]).await?;
+                let body = match client.get_bytes(&url, &query, &[]).await {
+                    Err(FetchError::Status { status: 404, .. }) if unknown_ok => {
+                        return Ok((symbol, None));
+                    }
+                    other => other?,
+                };
                 let bars = parse_chart_json(&symbol, &body, start, end)?;
-                Ok::<_, FetchError>((symbol, bars))
+                Ok::<_, FetchError>((symbol, Some(bars)))
             });
         }
         let mut out = BTreeMap::new();
+        let mut unknown = Vec::new();
         let mut p = Progress {
             done: 0,
             total,
@@ -215,17 +236,24 @@ pub fn fetch_windows(
             };
             let (symbol, bars) = joined.map_err(internal)??;
             p.done += 1;
-            p.rows += bars.len();
-            out.insert(symbol, bars);
+            match bars {
+                Some(bars) => {
+                    p.rows += bars.len();
+                    out.insert(symbol, bars);
+                }
+                None => unknown.push(symbol),
+            }
             progress(p);
         }
-        Ok::<_, FetchError>(out)
+        unknown.sort();
+        Ok::<_, FetchError>((out, unknown))
     };
-    let bars = http::block_on(PROVIDER, run)??;
+    let (bars, unknown) = http::block_on(PROVIDER, run)??;
     Ok(FetchResult {
         bars,
         requests: client.requests(),
         retries: client.retries(),
+        unknown,
     })
 }
 

@@ -35,6 +35,8 @@ pub struct FetchResult {
     pub requests: usize,
     /// Retries among those requests.
     pub retries: usize,
+    /// Symbols the source does not know (Yahoo answers 404); none of them is in `bars`.
+    pub unknown: Vec<String>,
 }
 
 /// Why a download failed. `provider` is the source name (`alpaca`, `yahoo`), `path` the URL path.

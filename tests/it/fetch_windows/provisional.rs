@@ -210,3 +210,37 @@ fn yahoo_today_during_the_session_is_provisional_too() {
             .provisional
     );
 }
+
+#[test]
+fn yahoo_404_is_an_unknown_symbol_not_a_failed_fetch() {
+    let dates = sessions("2024-02-26", "2024-03-06");
+    let server = HttpDouble::with_handler(move |_, req| {
+        if req.path().ends_with("/ZZZZ") {
+            let e = r#"{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}"#;
+            return Reply::json(404, e);
+        }
+        let p1 = req
+            .query("period1")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let p2 = req
+            .query("period2")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Reply::json(200, yahoo_body("AAPL", &dates, p1, p2))
+    });
+    let sb = Sandbox::empty(&format!(
+        "data:\n  source: yahoo\n  history_start: 2024-02-26\n  yahoo:\n    base_url: {}\n    http: {{ max_attempts: 1, min_interval_ms: 0 }}\n",
+        server.base_url()
+    ));
+    let (c, v, err) = fetch(&sb, AFTER_SETTLED, "AAPL,ZZZZ");
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(v["no_data"][0]["symbol"], "ZZZZ", "{v}");
+    let reason = v["no_data"][0]["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("unknown to the source (HTTP 404"),
+        "{reason}"
+    );
+    assert!(stored(&sb, "AAPL").is_some());
+    assert!(!sb.path().join("bars/ZZZZ.parquet").exists());
+}
