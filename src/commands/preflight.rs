@@ -196,46 +196,52 @@ fn data_gates(
 ) -> Result<Vec<Gate>> {
     let cfg = &ctx.config;
     let store = BarStore::new(&cfg.paths.bars_dir);
-    let mut bars = BTreeMap::new();
     // A file the store refuses (unreadable, dates out of order, duplicates) fails the data
     // gates with the store's message instead of stopping the preflight unrecorded.
     let mut unreadable = Vec::new();
     let universe = cfg.universe();
-    for (sym, read) in universe.iter().cloned().zip(store.read_many(&universe)) {
-        let b = match read {
-            Ok(b) => b,
-            Err(e) => {
-                unreadable.push(format!("{sym} unreadable: {e}"));
-                None
-            }
-        };
-        // Bars after the checked date are ignored so replays judge the data as it was.
-        bars.insert(
-            sym,
-            b.map(|v| v.into_iter().filter(|b| b.date <= date).collect::<Vec<_>>()),
-        );
-    }
     let rules = QualityRules {
         corporate_action_move_pct: cfg.data.corporate_action_move_pct,
         corporate_action_lookback: 1,
         max_stale_sessions: 0,
     };
-    let q = quality::assess(&bars, date, &rules);
+    // Judged a chunk of symbols at a time, so a large universe is never all in memory.
+    let mut q = quality::QualityReport::default();
+    let mut provisional_today = Vec::new();
+    for part in universe.chunks(256) {
+        let mut bars = BTreeMap::new();
+        for (sym, read) in part.iter().cloned().zip(store.read_many(part)) {
+            let b = match read {
+                Ok(b) => b,
+                Err(e) => {
+                    unreadable.push(format!("{sym} unreadable: {e}"));
+                    None
+                }
+            };
+            // Bars after the checked date are ignored so replays judge the data as it was
+            // (in place: the usual series ends on or before it and is kept as read).
+            let b = b.map(|mut v| {
+                let keep = v.partition_point(|b| b.date <= date);
+                v.truncate(keep);
+                v
+            });
+            if b.as_ref()
+                .and_then(|v| v.last())
+                .is_some_and(|b| b.date == date && b.provisional)
+            {
+                provisional_today.push(sym.clone());
+            }
+            bars.insert(sym, b);
+        }
+        super::preflight_data::absorb(&mut q, quality::assess(&bars, date, &rules));
+    }
     let mut gates = Vec::new();
     let required: BTreeSet<String> =
         crate::strategy::Strategy::required_symbols(&cfg.strategy_impl())
             .into_iter()
             .collect();
     gates.push(coverage_gate(cfg, &q, &required, date, findings));
-    let provisional_today: Vec<&String> = bars
-        .iter()
-        .filter(|(_, b)| {
-            b.as_ref()
-                .and_then(|v| v.last())
-                .is_some_and(|b| b.date == date && b.provisional)
-        })
-        .map(|(s, _)| s)
-        .collect();
+    provisional_today.sort();
     if !provisional_today.is_empty() {
         let fetched_at = state.job(date, "fetch").map(|r| r.finished_at);
         let max = cfg.data.provisional_max_age_minutes as i64;
@@ -243,12 +249,7 @@ fn data_gates(
         // A fetch recorded after this check's time (a replay against a later fetch) is no
         // evidence of freshness at this time.
         let fresh = age.is_some_and(|a| (0..=max).contains(&a));
-        let syms = list(
-            &provisional_today
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        );
+        let syms = list(&provisional_today);
         gates.push(gate(
             "freshness",
             fresh,

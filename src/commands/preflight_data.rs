@@ -44,6 +44,19 @@ impl Finding {
     }
 }
 
+/// Add the report of another chunk of symbols (judged against the same session) to `into`.
+pub fn absorb(into: &mut QualityReport, part: QualityReport) {
+    into.expected_session = into.expected_session.or(part.expected_session);
+    into.symbols += part.symbols;
+    into.covered += part.covered;
+    into.last_dates.extend(part.last_dates);
+    into.findings.extend(part.findings);
+    into.stale.extend(part.stale);
+    into.corporate_actions.extend(part.corporate_actions);
+    into.gaps.extend(part.gaps);
+    into.spans.extend(part.spans);
+}
+
 /// `coverage`: every symbol the strategy reads has a bar for `date`, and at least
 /// `preflight.min_coverage_pct` of the universe does.
 pub fn coverage_gate(

@@ -53,14 +53,21 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Peak RSS (KiB) of the largest child waited for so far.
-fn children_max_rss_kb() -> i64 {
+fn children_usage() -> libc::rusage {
     // SAFETY: getrusage only writes the struct it is given.
     unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
-        ru.ru_maxrss
+        ru
     }
+}
+
+/// User + system CPU seconds of all children waited for so far (less sensitive than wall
+/// time to other load on a shared machine).
+fn children_cpu_secs() -> f64 {
+    let ru = children_usage();
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
 }
 
 #[test]
@@ -151,9 +158,20 @@ fn perf_feeds_4000_symbols_daily_fetch_and_preflight() {
         root = sb.path().display()
     );
     std::fs::write(sb.config(), cfg).expect("config");
+    // With /usr/bin/time each run also reports its own peak RSS (getrusage only gives the
+    // maximum over all children).
+    let time = std::path::Path::new("/usr/bin/time").exists();
     let trader = |now: &str, args: &[&str]| {
+        let cpu0 = children_cpu_secs();
         let t = Instant::now();
-        let out = Command::new(&bin)
+        let mut cmd = if time {
+            let mut c = Command::new("/usr/bin/time");
+            c.args(["-f", "maxrss_kb=%M", &bin]);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let out = cmd
             .arg("--config")
             .arg(sb.config())
             .arg(if std::env::var("TRADER_BENCH_VERBOSE").is_ok() {
@@ -170,16 +188,24 @@ fn perf_feeds_4000_symbols_daily_fetch_and_preflight() {
         if std::env::var("TRADER_BENCH_VERBOSE").is_ok() {
             eprint!("{}", String::from_utf8_lossy(&out.stderr));
         }
-        (t.elapsed().as_secs_f64(), out)
+        (t.elapsed().as_secs_f64(), children_cpu_secs() - cpu0, out)
     };
-    let mut fetch_secs = Vec::new();
+    let rss_of = |out: &std::process::Output| -> Option<u64> {
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| l.strip_prefix("maxrss_kb="))
+            .next_back()
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let (mut fetch_rss, mut pf_rss) = (0u64, 0u64);
+    let (mut fetch_secs, mut fetch_cpu) = (Vec::new(), Vec::new());
     let mut day = all[seeded - 1];
     for k in 0..runs {
         day = all[seeded + k];
         // 20:00 New York (after the settle time), as a UTC instant: 01:00Z next day in EST/EDT
         // is simplest as `day + 1 01:30Z`.
         let now = format!("{}T01:30:00Z", day.succ_opt().expect("next"));
-        let (secs, out) = trader(&now, &["--json", "fetch"]);
+        let (secs, cpu, out) = trader(&now, &["--json", "fetch"]);
         assert!(
             out.status.success(),
             "{}",
@@ -188,25 +214,36 @@ fn perf_feeds_4000_symbols_daily_fetch_and_preflight() {
         let v: Value = serde_json::from_slice(&out.stdout).expect("summary");
         assert_eq!(v["rows_added"], n, "one new bar each: {v}");
         fetch_secs.push(secs);
+        fetch_cpu.push(cpu);
+        fetch_rss = fetch_rss.max(rss_of(&out).unwrap_or(0));
     }
-    let rss_after_fetch = children_max_rss_kb();
-    let mut pf_secs = Vec::new();
+    let (mut pf_secs, mut pf_cpu) = (Vec::new(), Vec::new());
     let now = format!("{}T01:30:00Z", day.succ_opt().expect("next"));
     for _ in 0..runs {
-        let (secs, out) = trader(&now, &["--json", "preflight", "--date", &day.to_string()]);
+        let (secs, cpu, out) = trader(&now, &["--json", "preflight", "--date", &day.to_string()]);
         let v: Value = serde_json::from_slice(&out.stdout).expect("verdict");
         assert_eq!(v["pass"], true, "{v}");
         pf_secs.push(secs);
+        pf_cpu.push(cpu);
+        pf_rss = pf_rss.max(rss_of(&out).unwrap_or(0));
     }
-    let rss = children_max_rss_kb();
     eprintln!(
-        "fetch of {n} symbols, one new bar each: median {:.3}s over {runs} runs {fetch_secs:?}; peak RSS {} MB",
+        "fetch of {n} symbols, one new bar each: median {:.3}s wall, {:.3}s CPU over {runs} runs {fetch_secs:?}; peak RSS {} MB",
         median(fetch_secs.clone()),
-        rss_after_fetch / 1024
+        median(fetch_cpu.clone()),
+        fetch_rss / 1024
     );
     eprintln!(
-        "preflight over {n} symbols: median {:.3}s over {runs} runs {pf_secs:?}; peak RSS (fetch or preflight) {} MB",
+        "preflight over {n} symbols: median {:.3}s wall, {:.3}s CPU over {runs} runs {pf_secs:?}; peak RSS {} MB",
         median(pf_secs.clone()),
-        rss / 1024
+        median(pf_cpu.clone()),
+        pf_rss / 1024
     );
+    if std::env::var("TRADER_BENCH_KEEP").is_ok() {
+        let kept = sb.dir.keep();
+        eprintln!(
+            "kept the sandbox at {} (config trader.yaml; TRADER_NOW={now})",
+            kept.display()
+        );
+    }
 }
