@@ -224,13 +224,16 @@ fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
     let mut lasts = Vec::new();
     let mut empty = Vec::new();
     let mut errors = Vec::new();
-    for (sym, read) in universe.iter().zip(store.read_many(&universe)) {
-        match read {
-            Ok(Some(bars)) if !bars.is_empty() => {
-                lasts.push((sym.clone(), bars[bars.len() - 1].date))
+    // A chunk at a time: only the last dates are kept.
+    for part in universe.chunks(256) {
+        for (sym, read) in part.iter().zip(store.read_many(part)) {
+            match read {
+                Ok(Some(bars)) if !bars.is_empty() => {
+                    lasts.push((sym.clone(), bars[bars.len() - 1].date))
+                }
+                Ok(_) => empty.push(sym.clone()),
+                Err(e) => errors.push(e.to_string()),
             }
-            Ok(_) => empty.push(sym.clone()),
-            Err(e) => errors.push(e.to_string()),
         }
     }
     let first = lasts.iter().map(|(_, d)| *d).min().unwrap_or(expected);
