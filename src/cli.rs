@@ -55,6 +55,28 @@ pub enum Command {
     /// Alerts: `alert test` sends a test message and shows the server's answer.
     #[command(subcommand)]
     Alert(AlertCommand),
+    /// Bar store bookkeeping (`data ack`: accept known gaps).
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Acknowledge that SYMBOL has no bar on each DATE (a known feed gap), so preflight's
+    /// `gaps` gate lists it as acknowledged instead of failing. Recorded with who, when, why.
+    Ack(AckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    /// The symbol with the gap.
+    pub symbol: String,
+    /// The sessions it lacks (YYYY-MM-DD).
+    #[arg(required = true, value_name = "DATE")]
+    pub dates: Vec<NaiveDate>,
+    /// Why the gap is acceptable (recorded in the ledger).
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Subcommand)]

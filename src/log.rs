@@ -16,6 +16,9 @@ pub struct Logger {
     pub command: String,
     pub verbose: u8,
     pub quiet: bool,
+    /// The job clock (`TRADER_NOW` and when the process started), so log lines carry the same
+    /// time as the state and the lock; `None` = the wall clock.
+    pub clock: Option<(DateTime<Utc>, std::time::Instant)>,
 }
 
 impl Logger {
@@ -25,7 +28,14 @@ impl Logger {
             command: command.to_string(),
             verbose,
             quiet,
+            clock: None,
         }
+    }
+
+    /// Stamp lines with the job clock: `now` advanced by the time since `started`.
+    pub fn with_clock(mut self, now: DateTime<Utc>, started: std::time::Instant) -> Logger {
+        self.clock = Some((now, started));
+        self
     }
 
     /// A progress or status line a person may want to see.
@@ -57,7 +67,12 @@ impl Logger {
 
     fn append(&self, level: &str, msg: &str) {
         let Some(path) = &self.file else { return };
-        let now: DateTime<Utc> = Utc::now();
+        let now: DateTime<Utc> = match self.clock {
+            Some((t, started)) => {
+                t + chrono::Duration::from_std(started.elapsed()).unwrap_or_default()
+            }
+            None => Utc::now(),
+        };
         let line = format!(
             "{} {level} {}: {}\n",
             now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -81,12 +96,15 @@ impl Logger {
 /// Log a fatal error to the log file when the config can still be read.
 pub fn error_line(cli: &crate::cli::Cli, msg: &str) {
     if let Ok((config, _)) = crate::config::load(&cli.config) {
-        let l = Logger::new(
+        let mut l = Logger::new(
             Some(&config.paths.logs_dir),
             crate::commands::name(&cli.command),
             0,
             true,
         );
+        if let Ok(now) = crate::commands::now() {
+            l = l.with_clock(now, std::time::Instant::now());
+        }
         l.append("ERROR", msg);
     }
 }

@@ -15,7 +15,7 @@ use super::Severity;
 use crate::config::Issue;
 
 /// `alerts:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     /// Alerts below this severity are not sent (they are still in the job's log).
@@ -37,7 +37,7 @@ impl Default for AlertsConfig {
 }
 
 /// How the SMTP connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
     /// Implicit TLS from the first byte (SMTPS, port 465).
@@ -69,7 +69,7 @@ impl Security {
 }
 
 /// `alerts.email:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
     /// `false` keeps the settings but sends nothing (and `alert test` exits 2).

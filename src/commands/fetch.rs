@@ -2,7 +2,7 @@
 //! incrementally, validated, merged and atomically replaced. A failure leaves the store
 //! exactly as it was. `--symbols` is validated before anything is read or downloaded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,14 +26,29 @@ pub struct FetchSummary {
     pub symbols: usize,
     pub rows_added: usize,
     pub rows_replaced: usize,
+    /// Bars stored as provisional (dated today before the session settled, or `--quotes`).
+    pub rows_provisional: usize,
     /// Share of the fetched symbols with a bar on the last completed session.
     pub coverage: f64,
     pub last_session: Option<chrono::NaiveDate>,
     pub seconds: f64,
     pub skipped_rows: Vec<String>,
+    /// Distinct first dates requested (symbols with the same last bar share a window).
+    pub windows: usize,
+    /// Symbols the source returned no bars for: nothing was written for them.
+    pub no_data: Vec<NoData>,
 }
 
-/// Run the fetch and record it in the state.
+/// A symbol the source returned nothing for.
+#[derive(Debug, Serialize)]
+pub struct NoData {
+    pub symbol: String,
+    /// The strategy reads it (a required symbol with no data fails the fetch).
+    pub required: bool,
+    pub reason: String,
+}
+
+/// Run the fetch and record it in the state — a failed fetch too, as `failed` with its error.
 pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
     let started = Instant::now();
     let wanted = requested_symbols(&args.symbols)?;
@@ -51,19 +66,105 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
     let last_session = crate::calendar::last_completed_session(ctx.now)
         .with_context(|| format!("finding the last completed NYSE session before {today}"))?;
     let mut job = super::open_job(ctx, "fetch")?;
-    let bar_store = BarStore::new(&ctx.config.paths.bars_dir);
-    let (fetched, skipped) = match source {
-        DataSource::Csv => {
-            let imp = read_csv_dir(ctx, args, &wanted)?;
-            (imp.bars, imp.skipped)
+    let outcome = fetch_and_store(ctx, args, &wanted, source, last_session, started);
+    let (result, detail) = match &outcome {
+        Ok((_, detail, exit)) if *exit == Exit::Ok => (JobResult::Ok, detail.clone()),
+        Ok((_, detail, _)) => (JobResult::Failed, detail.clone()),
+        Err(e) => (JobResult::Failed, one_line(&format!("{e:#}"))),
+    };
+    job.state.record_job(
+        ctx.today(),
+        JobRecord {
+            job: "fetch".into(),
+            phase: None,
+            started_at: ctx.now,
+            finished_at: ctx.clock(),
+            result,
+            detail: detail.clone(),
+            skipped_preflight: false,
+        },
+    );
+    let saved = job.save(ctx.now);
+    let (summary, _, exit) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            if let Err(s) = saved {
+                ctx.log
+                    .warn(&format!("the failed fetch could not be recorded: {s:#}"));
+            }
+            return Err(e);
         }
-        DataSource::Alpaca | DataSource::Yahoo => (
-            super::fetch_remote::download(ctx, args, &wanted, source, &bar_store)?,
-            Vec::new(),
-        ),
+    };
+    saved?;
+    if exit == Exit::Ok {
+        ctx.log.info(&format!("fetch: {detail}"));
+    }
+    if ctx.json {
+        super::print_json(&summary)?;
+    } else {
+        outln!(
+            "fetched {} symbol(s) from {}: {} row(s) added, {} replaced, {} provisional, coverage {:.0}% of {} in {:.2}s",
+            summary.symbols,
+            summary.source,
+            summary.rows_added,
+            summary.rows_replaced,
+            summary.rows_provisional,
+            summary.coverage * 100.0,
+            summary
+                .last_session
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            summary.seconds
+        );
+    }
+    if exit != Exit::Ok {
+        return Err(ExitError::new(exit, detail).into());
+    }
+    Ok(Exit::Ok)
+}
+
+/// The first line of an error, with a count of the lines left out (CSV problem lists).
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default().to_string();
+    match lines.count() {
+        0 => first,
+        n => format!("{first} (+{n} line(s))"),
+    }
+}
+
+/// Download or import, merge and write; the summary, the job detail, and the exit code
+/// (`Unavailable` when a symbol the strategy reads got no bars at all).
+fn fetch_and_store(
+    ctx: &Ctx,
+    args: &FetchArgs,
+    wanted: &[String],
+    source: DataSource,
+    last_session: chrono::NaiveDate,
+    started: Instant,
+) -> Result<(FetchSummary, String, Exit)> {
+    let bar_store = BarStore::new(&ctx.config.paths.bars_dir);
+    let mut unknown = BTreeSet::new();
+    let (fetched, skipped, starts, end, mut stored_all) = match source {
+        DataSource::Csv => {
+            let imp = read_csv_dir(ctx, args, wanted)?;
+            let names: Vec<String> = imp.bars.keys().cloned().collect();
+            let mut stored = BTreeMap::new();
+            for (s, read) in names.iter().zip(bar_store.read_many(&names)) {
+                let bars = read.with_context(|| format!("reading stored bars of {s}"))?;
+                stored.insert(s.clone(), bars.unwrap_or_default());
+            }
+            (imp.bars, imp.skipped, BTreeMap::new(), None, stored)
+        }
+        DataSource::Alpaca | DataSource::Yahoo => {
+            let dl = super::fetch_remote::download(ctx, args, wanted, source, &bar_store)?;
+            unknown.extend(dl.unknown);
+            (dl.bars, Vec::new(), dl.starts, Some(dl.end), dl.stored)
+        }
     };
     // The sources check their rows; this is the one rule every bar stored passes, whatever
     // it came from (a bar dated after today in New York included).
+    let today = ctx.today();
     let unusable: Vec<String> = fetched
         .iter()
         .flat_map(|(sym, bars)| crate::model::unusable_bars(sym, bars, today))
@@ -74,28 +175,79 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
             format!(
                 "{} sent unusable bars, the bar store is unchanged:\n{}",
                 format!("{source:?}").to_lowercase(),
-                bounded(unusable).join("\n")
+                bounded_lines(unusable).join("\n")
             ),
         )
         .into());
     }
+    let required: BTreeSet<String> =
+        crate::strategy::Strategy::required_symbols(&ctx.config.strategy_impl())
+            .into_iter()
+            .collect();
     let mut merged = BTreeMap::new();
-    let (mut added, mut replaced) = (0, 0);
-    for (symbol, fresh) in &fetched {
-        let stored = bar_store
-            .read(symbol)
-            .with_context(|| format!("reading stored bars of {symbol}"))?
-            .unwrap_or_default();
-        let known: std::collections::BTreeSet<_> = stored.iter().map(|b| b.date).collect();
+    let mut last_dates = Vec::new();
+    let mut no_data = Vec::new();
+    let (mut added, mut replaced, mut provisional) = (0, 0, 0);
+    // CSV imports every file it read; a remote fetch every symbol it asked for.
+    let names: Vec<String> = if source == DataSource::Csv {
+        fetched.keys().cloned().collect()
+    } else {
+        starts.keys().cloned().collect()
+    };
+    for symbol in &names {
+        let fresh = fetched.get(symbol).map(Vec::as_slice).unwrap_or_default();
+        let stored = stored_all.remove(symbol).unwrap_or_default();
+        if fresh.is_empty() && source != DataSource::Csv {
+            let from = starts
+                .get(symbol)
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            let to = end.map(|d| d.to_string()).unwrap_or_default();
+            let reason = match stored.last() {
+                _ if unknown.contains(symbol) => format!(
+                    "unknown to the source (HTTP 404 for {from}..{to}){}",
+                    stored
+                        .last()
+                        .map(|b| format!("; last stored bar {}: delisted?", b.date))
+                        .unwrap_or_default()
+                ),
+                None => format!(
+                    "no bars from the source for {from}..{to} and none stored: unknown to the source, delisted, or not traded then"
+                ),
+                Some(l) => format!(
+                    "no bars from the source for {from}..{to}; last stored bar {}: delisted or halted?",
+                    l.date
+                ),
+            };
+            last_dates.push(stored.last().map(|b| b.date));
+            no_data.push(NoData {
+                symbol: symbol.clone(),
+                required: required.contains(symbol),
+                reason,
+            });
+            continue;
+        }
+        let known: BTreeMap<_, bool> = stored.iter().map(|b| (b.date, b.provisional)).collect();
         for b in fresh {
-            if known.contains(&b.date) {
-                replaced += 1;
-            } else {
-                added += 1;
+            match known.get(&b.date) {
+                // merge keeps the official bar: nothing changes.
+                Some(false) if b.provisional => continue,
+                Some(_) => replaced += 1,
+                None => added += 1,
+            }
+            if b.provisional {
+                provisional += 1;
             }
         }
-        merged.insert(symbol.clone(), store::merge(&stored, fresh));
+        let m = store::merge(&stored, fresh);
+        last_dates.push(m.last().map(|b| b.date));
+        merged.insert(symbol.clone(), m);
     }
+    let t = Instant::now();
+    ctx.log.debug(&format!(
+        "downloaded and merged in {:.2}s",
+        started.elapsed().as_secs_f64()
+    ));
     if let Err(e) = bar_store.write_many(&merged) {
         let what = if matches!(e, StoreError::Partial { .. }) {
             "writing the bar store (some files were replaced, see below)"
@@ -104,69 +256,90 @@ pub fn run(ctx: &Ctx, args: &FetchArgs) -> Result<Exit> {
         };
         return Err(anyhow::Error::new(e).context(what));
     }
+    ctx.log.debug(&format!(
+        "wrote {} bar file(s) in {:.2}s",
+        merged.len(),
+        t.elapsed().as_secs_f64()
+    ));
+    // Found before the lock: a calendar error is reported there, never swallowed here.
     let last_session = Some(last_session);
-    let covered = merged
-        .values()
-        .filter(|bars| {
-            let last = bars.last().map(|b| b.date);
-            matches!((last, last_session), (Some(l), Some(s)) if l >= s)
-        })
+    let covered = last_dates
+        .iter()
+        .filter(|last| matches!((last, last_session), (Some(l), Some(s)) if *l >= s))
         .count();
+    let windows = starts.values().collect::<BTreeSet<_>>().len();
     let summary = FetchSummary {
         source: format!("{source:?}").to_lowercase(),
-        symbols: merged.len(),
+        symbols: names.len(),
         rows_added: added,
         rows_replaced: replaced,
-        coverage: if merged.is_empty() {
+        rows_provisional: provisional,
+        coverage: if names.is_empty() {
             0.0
         } else {
-            covered as f64 / merged.len() as f64
+            covered as f64 / names.len() as f64
         },
         last_session,
         seconds: started.elapsed().as_secs_f64(),
         skipped_rows: skipped,
+        windows,
+        no_data,
     };
-    let detail = format!(
-        "{}: {} symbol(s), {} row(s) added, {} replaced{}",
+    for n in &summary.no_data {
+        ctx.log.warn(&format!(
+            "{}{}: {} (nothing written)",
+            n.symbol,
+            if n.required {
+                " (read by the strategy)"
+            } else {
+                ""
+            },
+            n.reason
+        ));
+    }
+    let missing_required: Vec<&str> = summary
+        .no_data
+        .iter()
+        .filter(|n| n.required)
+        .map(|n| n.symbol.as_str())
+        .collect();
+    let mut detail = format!(
+        "{}: {} symbol(s), {added} row(s) added, {replaced} replaced{}",
         summary.source,
         summary.symbols,
-        added,
-        replaced,
-        if args.quotes {
-            ", provisional quotes"
+        if provisional > 0 {
+            format!(", {provisional} provisional")
         } else {
-            ""
+            String::new()
         }
     );
-    job.state.record_job(
-        today,
-        JobRecord {
-            job: "fetch".into(),
-            phase: None,
-            started_at: ctx.now,
-            finished_at: ctx.clock(),
-            result: JobResult::Ok,
-            detail: detail.clone(),
-            skipped_preflight: false,
-        },
-    );
-    job.save(ctx.now)?;
-    ctx.log.info(&format!("fetch: {detail}"));
-    if ctx.json {
-        super::print_json(&summary)?;
-    } else {
-        outln!(
-            "fetched {} symbol(s) from {}: {} row(s) added, {} replaced, coverage {:.0}% of {} in {:.2}s",
-            summary.symbols,
-            summary.source,
-            added,
-            replaced,
-            summary.coverage * 100.0,
-            last_session.map(|d| d.to_string()).unwrap_or_default(),
-            summary.seconds
-        );
+    if !summary.no_data.is_empty() {
+        let names: Vec<&str> = summary.no_data.iter().map(|n| n.symbol.as_str()).collect();
+        detail.push_str(&format!(
+            "; no data for {} symbol(s): {}",
+            names.len(),
+            bounded(&names, 5)
+        ));
     }
-    Ok(Exit::Ok)
+    let exit = if missing_required.is_empty() {
+        Exit::Ok
+    } else {
+        detail = format!(
+            "no bars for {} which the strategy reads (the other symbols were stored); {detail}",
+            missing_required.join(", ")
+        );
+        Exit::Unavailable
+    };
+    Ok((summary, detail, exit))
+}
+
+/// `A, B, C, … 7 more`
+pub fn bounded(items: &[&str], n: usize) -> String {
+    let mut s = items.iter().take(n).copied().collect::<Vec<_>>().join(", ");
+    if items.len() > n {
+        s.push_str(&format!(", … {} more", items.len() - n));
+    }
+    s
 }
 
 struct Imports {
@@ -234,7 +407,7 @@ fn requested_symbols(given: &[String]) -> Result<Vec<String>> {
 }
 
 /// At most 50 lines, then a count of the rest.
-fn bounded(problems: Vec<String>) -> Vec<String> {
+fn bounded_lines(problems: Vec<String>) -> Vec<String> {
     let n = problems.len();
     let mut shown: Vec<String> = problems.into_iter().take(50).collect();
     if n > 50 {
@@ -313,7 +486,7 @@ fn read_csv_dir(ctx: &Ctx, args: &FetchArgs, wanted: &[String]) -> Result<Import
             Exit::Usage,
             format!(
                 "CSV import refused, the bar store is unchanged ({n} problem(s)):\n{}",
-                bounded(problems).join("\n")
+                bounded_lines(problems).join("\n")
             ),
         )
         .into());

@@ -284,6 +284,10 @@ fn disk_check(cfg: &Config) -> Check {
     }
 }
 
+/// How far behind the last completed session each symbol's last bar is, summarised: one
+/// session behind is a warning (today's fetch may simply not have run yet), more than
+/// `health.max_stale_sessions` (at least 1) is critical; a symbol the strategy reads with no
+/// bars is critical, another one a warning. Counts and the worst few, never every symbol.
 fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
     let store = BarStore::new(&cfg.paths.bars_dir);
     let expected = match crate::calendar::last_completed_session(now) {
@@ -296,51 +300,119 @@ fn bars_check(cfg: &Config, now: chrono::DateTime<chrono::Utc>) -> Check {
             };
         }
     };
-    let mut worst = Status::Ok;
-    let mut notes = Vec::new();
     let universe = cfg.universe();
-    for sym in &universe {
-        match store.read(sym) {
-            Ok(Some(bars)) if !bars.is_empty() => {
-                let last = bars[bars.len() - 1].date;
-                let lag = match crate::calendar::sessions_between(last, expected) {
-                    Ok(s) => s.len().saturating_sub(1),
-                    Err(e) => {
-                        worst = Status::Critical;
-                        notes.push(format!("{sym} last bar {last}: {e}"));
-                        continue;
-                    }
-                };
-                if lag as u32 > cfg.health.max_stale_sessions {
-                    worst = Status::Critical;
-                    notes.push(format!(
-                        "{sym} last bar {last} is {lag} session(s) behind {expected}"
-                    ));
-                } else if lag > 0 {
-                    worst = worst.max(Status::Warn);
-                    notes.push(format!("{sym} last bar {last}"));
+    let required: std::collections::BTreeSet<String> =
+        crate::strategy::Strategy::required_symbols(&cfg.strategy_impl())
+            .into_iter()
+            .collect();
+    let mut lasts = Vec::new();
+    let mut empty = Vec::new();
+    let mut errors = Vec::new();
+    // A chunk at a time: only the last dates are kept.
+    for part in universe.chunks(256) {
+        for (sym, read) in part.iter().zip(store.read_many(part)) {
+            match read {
+                Ok(Some(bars)) if !bars.is_empty() => {
+                    lasts.push((sym.clone(), bars[bars.len() - 1].date))
                 }
-            }
-            Ok(_) => {
-                worst = Status::Critical;
-                notes.push(format!("{sym} has no bars in {}", store.dir.display()));
-            }
-            Err(e) => {
-                worst = Status::Critical;
-                notes.push(e.to_string());
+                Ok(_) => empty.push(sym.clone()),
+                Err(e) => errors.push(e.to_string()),
             }
         }
     }
-    let detail = if notes.is_empty() {
-        format!("{} symbol(s) current through {expected}", universe.len())
-    } else {
-        notes.join("; ")
-    };
+    let first = lasts.iter().map(|(_, d)| *d).min().unwrap_or(expected);
+    let sessions = crate::calendar::sessions_between(first, expected).unwrap_or_default();
+    let allowed = cfg.health.max_stale_sessions.max(1) as usize;
+    let (mut current, mut behind, mut stale) = (0usize, Vec::new(), Vec::new());
+    for (sym, last) in &lasts {
+        let lag = sessions.len() - sessions.partition_point(|d| d <= last);
+        match lag {
+            0 => current += 1,
+            l if l <= allowed => behind.push((sym.clone(), *last, l)),
+            l => stale.push((sym.clone(), *last, l)),
+        }
+    }
+    let mut status = Status::Ok;
+    let mut parts = vec![format!(
+        "{current} of {} symbol(s) current through {expected}",
+        universe.len()
+    )];
+    if !behind.is_empty() {
+        status = status.max(Status::Warn);
+        parts.push(format!(
+            "{} behind by at most {allowed} session(s) ({})",
+            behind.len(),
+            worst(&mut behind)
+        ));
+    }
+    if !stale.is_empty() {
+        status = Status::Critical;
+        parts.push(format!(
+            "{} more than {allowed} session(s) behind, worst: {}",
+            stale.len(),
+            worst(&mut stale)
+        ));
+    }
+    if !empty.is_empty() {
+        let read: Vec<&String> = empty.iter().filter(|s| required.contains(*s)).collect();
+        status = status.max(if read.is_empty() {
+            Status::Warn
+        } else {
+            Status::Critical
+        });
+        let shown: Vec<&str> = empty.iter().take(5).map(String::as_str).collect();
+        parts.push(format!(
+            "{} with no bars in {} ({}{}){}",
+            empty.len(),
+            store.dir.display(),
+            shown.join(", "),
+            if empty.len() > 5 { ", …" } else { "" },
+            if read.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", read by the strategy: {}",
+                    read.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        ));
+    }
+    if !errors.is_empty() {
+        status = Status::Critical;
+        parts.push(format!(
+            "{} unreadable: {}{}",
+            errors.len(),
+            errors
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
+            if errors.len() > 3 { "; …" } else { "" }
+        ));
+    }
     Check {
         name: "bars",
-        status: worst,
-        detail,
+        status,
+        detail: parts.join("; "),
     }
+}
+
+/// The five furthest behind, furthest first: `OLD 2021-06-01 (980 sessions), …`.
+fn worst(items: &mut [(String, chrono::NaiveDate, usize)]) -> String {
+    items.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    let mut s: Vec<String> = items
+        .iter()
+        .take(5)
+        .map(|(sym, last, lag)| format!("{sym} {last} ({lag} session(s))"))
+        .collect();
+    if items.len() > 5 {
+        s.push(format!("… {} more", items.len() - 5));
+    }
+    s.join(", ")
 }
 
 fn kill_check(cfg: &Config) -> Check {

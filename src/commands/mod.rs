@@ -17,12 +17,15 @@ macro_rules! outln {
 pub mod alert;
 pub mod backtest;
 mod daily;
+mod data_ack;
 pub mod dry_run;
 pub mod fetch;
 mod fetch_remote;
 pub mod halt;
 pub mod health;
 pub mod preflight;
+mod preflight_data;
+mod progress;
 pub mod risk;
 pub mod status;
 pub mod validate;
@@ -110,11 +113,12 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Halt(_) => "halt",
         Command::Resume => "resume",
         Command::Alert(crate::cli::AlertCommand::Test) => "alert test",
+        Command::Data(_) => "data",
     }
 }
 
 /// Read `TRADER_NOW` (RFC 3339) or the clock.
-fn now() -> Result<DateTime<Utc>> {
+pub(crate) fn now() -> Result<DateTime<Utc>> {
     match std::env::var("TRADER_NOW") {
         Ok(s) if !s.is_empty() => DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
@@ -136,7 +140,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         return health::run(cli);
     }
     let (config, secrets) = config::load(&cli.config)?;
-    let now = now()?;
+    let (now, started) = (now()?, std::time::Instant::now());
     let dated = config.validate_at(crate::calendar::trading_date_of(now));
     if !dated.is_empty() {
         return Err(config::ConfigError::Invalid {
@@ -146,14 +150,15 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         .into());
     }
     crate::alert::register_password(&config, &secrets);
-    let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet);
+    let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet)
+        .with_clock(now, started);
     let ctx = Ctx {
         config,
         secrets,
         json: cli.json,
         log,
         now,
-        started: std::time::Instant::now(),
+        started,
     };
     // Every command says so while the kill switch is present (health reports it as a check;
     // halt and resume say it themselves).
@@ -175,6 +180,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
         Command::Health => health::run(cli),
+        Command::Data(crate::cli::DataCommand::Ack(a)) => data_ack::run(&ctx, a),
         Command::Validate(a) => validate::run(&ctx, a),
         Command::Status => status::run(&ctx),
         Command::Halt(a) => halt::halt(&ctx, a),

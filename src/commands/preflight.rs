@@ -2,13 +2,14 @@
 //! recorded in the state and in `data/ledger/preflight.parquet`, and the trading run
 //! refuses to start without a passed preflight for the same trading date.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::Ctx;
+use super::preflight_data::{Finding, coverage_gate, gaps_gate};
 use crate::cli::PreflightArgs;
 use crate::data::quality::{self, QualityRules};
 use crate::data::store::BarStore;
@@ -48,7 +49,7 @@ pub fn require_passed(state: &State, date: NaiveDate) -> Result<()> {
     }
 }
 
-fn gate(name: &'static str, pass: bool, detail: impl Into<String>) -> Gate {
+pub(super) fn gate(name: &'static str, pass: bool, detail: impl Into<String>) -> Gate {
     Gate {
         name,
         pass,
@@ -93,7 +94,8 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
             },
         ));
     }
-    gates.extend(data_gates(ctx, &job.state, date)?);
+    let mut findings = Vec::new();
+    gates.extend(data_gates(ctx, &job.state, date, &mut findings)?);
     gates.push(gate(
         "config",
         true,
@@ -145,6 +147,7 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
         format!("failed: {}", failed.join(", "))
     };
     record(ctx, date, &gates, pass)?;
+    super::preflight_data::record_findings(ctx, date, &findings)?;
     job.state.record_job(
         date,
         JobRecord {
@@ -203,71 +206,67 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     Ok(if pass { Exit::Ok } else { Exit::Blocked })
 }
 
-fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
+fn data_gates(
+    ctx: &Ctx,
+    state: &State,
+    date: NaiveDate,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Gate>> {
     let cfg = &ctx.config;
     let store = BarStore::new(&cfg.paths.bars_dir);
-    let mut bars = BTreeMap::new();
     // A file the store refuses (unreadable, dates out of order, duplicates) fails the data
     // gates with the store's message instead of stopping the preflight unrecorded.
     let mut unreadable = Vec::new();
     let universe = cfg.universe();
     let today = ctx.today();
-    for (sym, read) in universe.iter().cloned().zip(store.read_many(&universe)) {
-        let b = match read {
-            Ok(b) => b,
-            Err(e) => {
-                unreadable.push(format!("{sym} unreadable: {e}"));
-                None
-            }
-        };
-        // Row validity (non-finite prices, negative volume, dividend or split, dates after
-        // today in New York) over every stored bar: `crate::model::Bar::unusable`.
-        unreadable.extend(
-            b.iter()
-                .flat_map(|v| crate::model::unusable_bars(&sym, v, today)),
-        );
-        // Bars after the checked date are ignored so replays judge the data as it was.
-        bars.insert(
-            sym,
-            b.map(|v| v.into_iter().filter(|b| b.date <= date).collect::<Vec<_>>()),
-        );
-    }
     let rules = QualityRules {
         corporate_action_move_pct: cfg.data.corporate_action_move_pct,
         corporate_action_lookback: 1,
         max_stale_sessions: 0,
     };
-    let q = quality::assess(&bars, date, &rules);
-    let mut gates = Vec::new();
-    let missing: Vec<String> = q
-        .last_dates
-        .iter()
-        .filter(|(_, d)| d.is_none_or(|d| d < date))
-        .map(|(s, d)| format!("{s} ({})", d.map_or("none".into(), |d| d.to_string())))
-        .collect();
-    gates.push(gate(
-        "coverage",
-        missing.is_empty(),
-        if missing.is_empty() {
-            format!("{}/{} symbols have a bar for {date}", q.covered, q.symbols)
-        } else {
-            format!(
-                "{}/{} symbols have a bar for {date}; missing: {}",
-                q.covered,
-                q.symbols,
-                list(&missing)
-            )
-        },
-    ));
-    let provisional_today: Vec<&String> = bars
-        .iter()
-        .filter(|(_, b)| {
-            b.as_ref()
+    // Judged a chunk of symbols at a time, so a large universe is never all in memory.
+    let mut q = quality::QualityReport::default();
+    let mut provisional_today = Vec::new();
+    for part in universe.chunks(256) {
+        let mut bars = BTreeMap::new();
+        for (sym, read) in part.iter().cloned().zip(store.read_many(part)) {
+            let b = match read {
+                Ok(b) => b,
+                Err(e) => {
+                    unreadable.push(format!("{sym} unreadable: {e}"));
+                    None
+                }
+            };
+            // Row validity (non-finite prices, negative volume, dividend or split, dates after
+            // today in New York) over every stored bar: `crate::model::Bar::unusable`.
+            unreadable.extend(
+                b.iter()
+                    .flat_map(|v| crate::model::unusable_bars(&sym, v, today)),
+            );
+            // Bars after the checked date are ignored so replays judge the data as it was
+            // (in place: the usual series ends on or before it and is kept as read).
+            let b = b.map(|mut v| {
+                let keep = v.partition_point(|b| b.date <= date);
+                v.truncate(keep);
+                v
+            });
+            if b.as_ref()
                 .and_then(|v| v.last())
                 .is_some_and(|b| b.date == date && b.provisional)
-        })
-        .map(|(s, _)| s)
-        .collect();
+            {
+                provisional_today.push(sym.clone());
+            }
+            bars.insert(sym, b);
+        }
+        super::preflight_data::absorb(&mut q, quality::assess(&bars, date, &rules));
+    }
+    let mut gates = Vec::new();
+    let required: BTreeSet<String> =
+        crate::strategy::Strategy::required_symbols(&cfg.strategy_impl())
+            .into_iter()
+            .collect();
+    gates.push(coverage_gate(cfg, &q, &required, date, findings));
+    provisional_today.sort();
     if !provisional_today.is_empty() {
         let fetched_at = state.job(date, "fetch").map(|r| r.finished_at);
         let max = cfg.data.provisional_max_age_minutes as i64;
@@ -275,12 +274,7 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
         // A fetch recorded after this check's time (a replay against a later fetch) is no
         // evidence of freshness at this time.
         let fresh = age.is_some_and(|a| (0..=max).contains(&a));
-        let syms = list(
-            &provisional_today
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>(),
-        );
+        let syms = list(&provisional_today);
         gates.push(gate(
             "freshness",
             fresh,
@@ -302,21 +296,25 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
         .filter(|f| {
             matches!(
                 f.check,
-                "missing_sessions" | "duplicates" | "ohlc" | "non_session" | "provisional"
+                "duplicates" | "ohlc" | "non_session" | "provisional"
             )
         })
         .map(|f| format!("{} {}: {}", f.symbol, f.check, f.detail))
         .chain(unreadable)
         .collect();
+    for b in &bad {
+        findings.push(Finding::new("data_quality", "", None, "fail", b));
+    }
     gates.push(gate(
         "data_quality",
         bad.is_empty(),
         if bad.is_empty() {
-            "no missing sessions, duplicates or inconsistent bars".to_string()
+            "no duplicates, inconsistent or unreplaced provisional bars".to_string()
         } else {
             list(&bad)
         },
     ));
+    gates.push(gaps_gate(cfg, &q, &required, date, findings)?);
     let ca: Vec<String> = q
         .of("corporate_action")
         .map(|f| format!("{} {}", f.symbol, f.detail))
@@ -336,7 +334,7 @@ fn data_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<Vec<Gate>> {
     Ok(gates)
 }
 
-fn list(items: &[String]) -> String {
+pub(super) fn list(items: &[String]) -> String {
     let mut s: Vec<String> = items.iter().take(5).cloned().collect();
     if items.len() > 5 {
         s.push(format!("… {} more", items.len() - 5));

@@ -83,7 +83,7 @@ impl Phase {
 }
 
 /// The whole config file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Base for every relative path; itself relative to the config file's directory.
@@ -111,6 +111,8 @@ pub struct Config {
     #[serde(default)]
     pub health: HealthConfig,
     #[serde(default)]
+    pub preflight: PreflightConfig,
+    #[serde(default)]
     pub backtest: BacktestConfig,
     /// Colours of `trader validate`.
     #[serde(default)]
@@ -133,7 +135,7 @@ pub struct Config {
 }
 
 /// Where runtime files live. Relative paths resolve against `root`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PathsConfig {
     pub state_dir: PathBuf,
@@ -174,7 +176,7 @@ impl PathsConfig {
 }
 
 /// The account the trading run acts on.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccountConfig {
     /// `sim` (built-in simulated account). Real brokers come with the paper/live issue.
@@ -211,7 +213,7 @@ pub enum PriceField {
 }
 
 /// The strategy and its parameters.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StrategyConfig {
     /// Only `hierarchical_adaptive_v3_5b` this round.
@@ -234,7 +236,7 @@ impl Default for StrategyConfig {
 }
 
 /// Turning target weights into whole-share orders, and the cost model.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PortfolioConfig {
     /// Also rebalance a symbol whose actual weight drifts this many percentage points from target.
@@ -256,7 +258,7 @@ impl Default for PortfolioConfig {
 }
 
 /// Where bars come from and what counts as good data.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     /// `csv` (local import), `alpaca` or `yahoo`.
@@ -273,6 +275,12 @@ pub struct DataConfig {
     pub provisional_max_age_minutes: u32,
     /// First date downloaded for a symbol with no stored bars.
     pub history_start: NaiveDate,
+    /// New York time after which a bar dated today counts as official: `HH:MM`, at or after
+    /// 16:00. Early closes shift by the same margin (13:00 close, 16:15 → 13:15).
+    pub official_after: String,
+    /// A date missing for more than this percentage of the universe is a market-wide outage,
+    /// reported once as a date.
+    pub market_outage_pct: f64,
     /// Alpaca market data v2 (keys from APCA_API_KEY_ID / APCA_API_SECRET_KEY).
     pub alpaca: crate::data::alpaca::SourceConfig,
     /// Yahoo chart v8.
@@ -289,6 +297,8 @@ impl Default for DataConfig {
             corporate_action_move_pct: 20.0,
             provisional_max_age_minutes: 30,
             history_start: NaiveDate::from_ymd_opt(2008, 9, 10).unwrap_or_default(),
+            official_after: "16:15".to_string(),
+            market_outage_pct: 30.0,
             alpaca: Default::default(),
             yahoo: Default::default(),
         }
@@ -311,7 +321,7 @@ impl DataSource {
 }
 
 /// State file behaviour.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
     /// How many rotated backups of state.json to keep.
@@ -325,7 +335,7 @@ impl Default for StateConfig {
 }
 
 /// Thresholds of `trader health`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
     /// Free disk below this many MiB is critical.
@@ -343,8 +353,37 @@ impl Default for HealthConfig {
     }
 }
 
+/// Thresholds of `trader preflight`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PreflightConfig {
+    /// Share of the universe (percent) that must have a bar for the date; the strategy's own
+    /// symbols are always required.
+    pub min_coverage_pct: f64,
+}
+
+impl Default for PreflightConfig {
+    fn default() -> Self {
+        PreflightConfig {
+            min_coverage_pct: 100.0,
+        }
+    }
+}
+
+impl DataConfig {
+    /// How long after the session's close a bar dated that day becomes official
+    /// (`official_after` − 16:00); `None` when `official_after` is not a valid `HH:MM` at or
+    /// after 16:00 (validation reports it).
+    pub fn official_margin(&self) -> Option<chrono::Duration> {
+        let t = chrono::NaiveTime::parse_from_str(&self.official_after, "%H:%M").ok()?;
+        let close = chrono::NaiveTime::from_hms_opt(16, 0, 0)?;
+        let margin = t - close;
+        (margin >= chrono::Duration::zero()).then_some(margin)
+    }
+}
+
 /// Backtest defaults.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BacktestConfig {
     /// Starting equity in dollars.
@@ -493,6 +532,27 @@ impl Config {
             1000.0,
             &mut out,
         );
+        if d.official_margin().is_none() {
+            out.push(Issue {
+                key: "data.official_after".into(),
+                value: d.official_after.clone(),
+                allowed: "must be a New York time HH:MM between 16:00 and 23:59".into(),
+            });
+        }
+        range_issue(
+            "data.market_outage_pct",
+            d.market_outage_pct,
+            0.0,
+            100.0,
+            &mut out,
+        );
+        range_issue(
+            "preflight.min_coverage_pct",
+            self.preflight.min_coverage_pct,
+            0.0,
+            100.0,
+            &mut out,
+        );
         // Transport settings are checked here too, so `preflight` and `health` catch them
         // before a fetch would.
         for (name, h) in [("alpaca", &d.alpaca.http), ("yahoo", &d.yahoo.http)] {
@@ -635,3 +695,7 @@ impl Config {
         crate::strategy::hierarchical::HierarchicalAdaptive::new(self.strategy.params.clone())
     }
 }
+
+#[cfg(test)]
+#[path = "keys_tests.rs"]
+mod keys_tests;

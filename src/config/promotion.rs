@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{Issue, Phase, range_issue};
 
 /// Thresholds of `trader validate`: GREEN, YELLOW, else RED.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ValidationConfig {
     /// GREEN needs a logic match of at least this many percent (100: identical weights).
@@ -31,7 +31,7 @@ impl Default for ValidationConfig {
 }
 
 /// What the state's history must show before a phase may run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PromotionConfig {
     /// `paper` needs this many dry-run trading days validated GREEN or YELLOW.
@@ -57,7 +57,7 @@ impl Default for PromotionConfig {
 
 /// `phase_override: {phase, reason}`: run `phase` although its gate is not met (logged and
 /// printed on every run).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseOverride {
     pub phase: Phase,

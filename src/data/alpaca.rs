@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::America::New_York;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use tokio::task::JoinSet;
 
 mod snapshots;
 
 pub use crate::data::http::FetchResult;
-use crate::data::http::{self, FetchError, HttpClient, HttpConfig, Secret};
+use crate::data::http::{self, FetchError, HttpClient, HttpConfig, Progress, Secret};
 use crate::model::Bar;
 pub use snapshots::{ProvisionalResult, fetch_provisional};
 
@@ -30,7 +30,7 @@ const BARS_PATH: &str = "/v2/stocks/bars";
 const MAX_PAGES: usize = 100_000;
 
 /// Which exchange feed to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Feed {
     /// Investors Exchange only (free plan).
@@ -41,7 +41,7 @@ pub enum Feed {
 }
 
 /// Corporate-action adjustment applied by Alpaca.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Adjustment {
     /// No adjustment.
@@ -76,7 +76,7 @@ impl Adjustment {
 }
 
 /// Alpaca data-source settings (the `alpaca:` block of the config; keys come from the environment).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SourceConfig {
     /// Market-data base URL, e.g. `https://data.alpaca.markets`.
@@ -164,25 +164,58 @@ pub fn fetch_daily_bars_with_progress(
     if start > end {
         return Err(config_err(format!("start {start} is after end {end}")));
     }
+    let windows = [(start, dedup(symbols))];
+    fetch_windows(cfg, &windows, end, &|p: Progress| progress(p.done, p.total))
+}
+
+/// Daily bars for groups of symbols, each group with its own first date and all ending at
+/// `end`: `(start, symbols)` pairs. One client and one pacing for all groups; a symbol in two
+/// groups is an error. Progress is reported after each chunk (symbols done, rows so far).
+pub fn fetch_windows(
+    cfg: &SourceConfig,
+    windows: &[(NaiveDate, Vec<String>)],
+    end: NaiveDate,
+    progress: &dyn Fn(Progress),
+) -> Result<FetchResult, FetchError> {
     let (client, headers) = connect(cfg)?;
-    let symbols = dedup(symbols);
-    let chunks = chunk(&symbols, cfg.symbols_per_request)?;
-    let total = symbols.len();
+    let mut seen = BTreeSet::new();
+    let mut jobs = Vec::new();
+    for (start, symbols) in windows {
+        if *start > end {
+            return Err(config_err(format!("start {start} is after end {end}")));
+        }
+        for s in symbols {
+            if !seen.insert(s.clone()) {
+                return Err(config_err(format!("{s} is in two fetch windows")));
+            }
+        }
+        for c in chunk(symbols, cfg.symbols_per_request)? {
+            jobs.push((*start, c));
+        }
+    }
+    let total = seen.len();
     let cfg = Arc::new(cfg.clone());
     let headers = Arc::new(headers);
     let run = async {
         let mut tasks = JoinSet::new();
-        for chunk in chunks {
+        for (start, chunk) in jobs {
             let (client, cfg, headers) = (client.clone(), cfg.clone(), headers.clone());
             tasks
                 .spawn(async move { bars_chunk(&client, &cfg, &headers, chunk, start, end).await });
         }
         let mut bars = BTreeMap::new();
-        progress(0, total);
+        let mut p = Progress {
+            done: 0,
+            total,
+            rows: 0,
+        };
+        progress(p);
         while let Some(joined) = tasks.join_next().await {
             let part = joined.map_err(|e| internal(e.to_string()))??;
+            p.done += part.len();
+            p.rows += part.values().map(Vec::len).sum::<usize>();
             bars.extend(part);
-            progress(bars.len(), total);
+            progress(p);
         }
         Ok::<_, FetchError>(bars)
     };
@@ -191,6 +224,7 @@ pub fn fetch_daily_bars_with_progress(
         bars,
         requests: client.requests(),
         retries: client.retries(),
+        unknown: Vec::new(),
     })
 }
 

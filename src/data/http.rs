@@ -15,21 +15,21 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 mod types;
 mod validate;
 
-pub use types::{FetchError, FetchResult, Secret};
+pub use types::{FetchError, FetchResult, Progress, RetryHook, Secret};
 pub use validate::{check_bar, check_series};
 
 use types::is_retryable_status;
 
 /// Transport settings of one data source (timeouts, retries, pacing, concurrency).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Whole-request timeout (connect + headers + body), milliseconds.
@@ -48,6 +48,9 @@ pub struct HttpConfig {
     pub min_interval_ms: u64,
     /// Maximum requests in flight at once (>= 1).
     pub concurrency: usize,
+    /// Told about every retry (reason and wait); set by the caller, not a config key.
+    #[serde(skip)]
+    pub on_retry: RetryHook,
 }
 
 impl Default for HttpConfig {
@@ -61,6 +64,7 @@ impl Default for HttpConfig {
             retry_after_max_ms: 60_000,
             min_interval_ms: 0,
             concurrency: 4,
+            on_retry: RetryHook::default(),
         }
     }
 }
@@ -81,6 +85,16 @@ enum RetryKind {
     Status(u16),
     Timeout,
     Transport(String),
+}
+
+impl RetryKind {
+    fn describe(&self) -> String {
+        match self {
+            RetryKind::Status(s) => format!("HTTP {s}"),
+            RetryKind::Timeout => "timed out".to_string(),
+            RetryKind::Transport(d) => format!("connection failed: {d}"),
+        }
+    }
 }
 
 /// A rate-limited, retrying GET-JSON client for one provider.
@@ -240,7 +254,20 @@ impl HttpClient {
                 });
             }
             self.retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(self.delay(attempt, retry_after)).await;
+            let wait = self.delay(attempt, retry_after);
+            self.cfg.on_retry.call(&format!(
+                "{}: GET {path}: {} (attempt {attempt} of {}); retrying in {} ms{}",
+                self.provider,
+                kind.describe(),
+                self.cfg.max_attempts,
+                wait.as_millis(),
+                if retry_after.is_some() {
+                    " (Retry-After)"
+                } else {
+                    ""
+                }
+            ));
+            tokio::time::sleep(wait).await;
         }
     }
 

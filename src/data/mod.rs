@@ -2,6 +2,7 @@
 
 pub mod alpaca;
 pub mod csv_import;
+pub mod gaps;
 pub mod history;
 pub mod http;
 pub mod quality;

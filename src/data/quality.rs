@@ -53,6 +53,10 @@ pub struct QualityReport {
     pub findings: Vec<Finding>,
     pub stale: BTreeSet<String>,
     pub corporate_actions: BTreeSet<String>,
+    /// Sessions missing inside each symbol's first..last bar (the gap policy's input).
+    pub gaps: BTreeMap<String, Vec<NaiveDate>>,
+    /// Each symbol's first and last bar.
+    pub spans: BTreeMap<String, (NaiveDate, NaiveDate)>,
 }
 
 impl QualityReport {
@@ -168,7 +172,9 @@ fn check_series(
             missing.push(*s);
         }
     }
+    r.spans.insert(symbol.to_string(), (first, last));
     if !missing.is_empty() {
+        r.gaps.insert(symbol.to_string(), missing.clone());
         let shown: Vec<String> = missing.iter().take(5).map(|d| d.to_string()).collect();
         let more = if missing.len() > 5 { ", …" } else { "" };
         push(

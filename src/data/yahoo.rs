@@ -13,20 +13,20 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::America::New_York;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 mod events;
 
 pub use crate::data::http::FetchResult;
-use crate::data::http::{self, FetchError, HttpClient, HttpConfig};
+use crate::data::http::{self, FetchError, HttpClient, HttpConfig, Progress};
 use crate::model::Bar;
 use events::{Zone, apply_events};
 
 const PROVIDER: &str = "yahoo";
 
 /// Yahoo data-source settings (the `yahoo:` block of the config).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SourceConfig {
     /// Base URL, e.g. `https://query2.finance.yahoo.com`.
@@ -140,26 +140,67 @@ pub fn fetch_daily_bars_with_progress(
     end: NaiveDate,
     progress: &dyn Fn(usize, usize),
 ) -> Result<FetchResult, FetchError> {
-    if start > end {
-        let detail = format!("start {start} is after end {end}");
-        return Err(FetchError::Config {
-            provider: PROVIDER,
-            detail,
-        });
-    }
-    let client = Arc::new(HttpClient::new(PROVIDER, &cfg.http)?);
     let mut symbols = symbols.to_vec();
     symbols.sort();
     symbols.dedup();
-    let total = symbols.len();
-    let (period1, period2) = (
-        ny_midnight(start)?,
-        ny_midnight(end + chrono::Days::new(1))?,
-    );
+    fetch_windows_inner(
+        cfg,
+        &[(start, symbols)],
+        end,
+        &|p: Progress| progress(p.done, p.total),
+        false,
+    )
+}
+
+/// Daily bars for groups of symbols, each group from its own first date to `end` (one request
+/// per symbol either way); progress after each symbol (symbols done, rows so far). A symbol
+/// Yahoo answers 404 for is listed in [`FetchResult::unknown`] instead of failing the fetch.
+pub fn fetch_windows(
+    cfg: &SourceConfig,
+    windows: &[(NaiveDate, Vec<String>)],
+    end: NaiveDate,
+    progress: &dyn Fn(Progress),
+) -> Result<FetchResult, FetchError> {
+    fetch_windows_inner(cfg, windows, end, progress, true)
+}
+
+fn fetch_windows_inner(
+    cfg: &SourceConfig,
+    windows: &[(NaiveDate, Vec<String>)],
+    end: NaiveDate,
+    progress: &dyn Fn(Progress),
+    unknown_ok: bool,
+) -> Result<FetchResult, FetchError> {
+    let client = Arc::new(HttpClient::new(PROVIDER, &cfg.http)?);
+    let mut jobs = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (start, symbols) in windows {
+        if *start > end {
+            let detail = format!("start {start} is after end {end}");
+            return Err(FetchError::Config {
+                provider: PROVIDER,
+                detail,
+            });
+        }
+        let period = (
+            ny_midnight(*start)?,
+            ny_midnight(end + chrono::Days::new(1))?,
+        );
+        for s in symbols {
+            if !seen.insert(s.clone()) {
+                return Err(FetchError::Config {
+                    provider: PROVIDER,
+                    detail: format!("{s} is in two fetch windows"),
+                });
+            }
+            jobs.push((s.clone(), *start, period));
+        }
+    }
+    let total = jobs.len();
     let base = cfg.base_url.trim_end_matches('/').to_string();
     let run = async {
         let mut tasks = JoinSet::new();
-        for symbol in symbols {
+        for (symbol, start, (period1, period2)) in jobs {
             let (client, base) = (client.clone(), base.clone());
             tasks.spawn(async move {
                 let url = format!("{base}/v8/finance/chart/{}", encode_path(&symbol));
@@ -170,29 +211,49 @@ pub fn fetch_daily_bars_with_progress(
                     ("events", "div,splits".to_string()),
                     ("includePrePost", "false".to_string()),
                 ];
-                let body = client.get_bytes(&url, &query, &[]).await?;
+                let body = match client.get_bytes(&url, &query, &[]).await {
+                    Err(FetchError::Status { status: 404, .. }) if unknown_ok => {
+                        return Ok((symbol, None));
+                    }
+                    other => other?,
+                };
                 let bars = parse_chart_json(&symbol, &body, start, end)?;
-                Ok::<_, FetchError>((symbol, bars))
+                Ok::<_, FetchError>((symbol, Some(bars)))
             });
         }
         let mut out = BTreeMap::new();
-        progress(0, total);
+        let mut unknown = Vec::new();
+        let mut p = Progress {
+            done: 0,
+            total,
+            rows: 0,
+        };
+        progress(p);
         while let Some(joined) = tasks.join_next().await {
             let internal = |e: tokio::task::JoinError| FetchError::Internal {
                 provider: PROVIDER,
                 detail: e.to_string(),
             };
             let (symbol, bars) = joined.map_err(internal)??;
-            out.insert(symbol, bars);
-            progress(out.len(), total);
+            p.done += 1;
+            match bars {
+                Some(bars) => {
+                    p.rows += bars.len();
+                    out.insert(symbol, bars);
+                }
+                None => unknown.push(symbol),
+            }
+            progress(p);
         }
-        Ok::<_, FetchError>(out)
+        unknown.sort();
+        Ok::<_, FetchError>((out, unknown))
     };
-    let bars = http::block_on(PROVIDER, run)??;
+    let (bars, unknown) = http::block_on(PROVIDER, run)??;
     Ok(FetchResult {
         bars,
         requests: client.requests(),
         retries: client.retries(),
+        unknown,
     })
 }
 

@@ -224,15 +224,16 @@ fn edit_config(sb: &Sandbox, edit: impl FnOnce(String) -> String) {
     std::fs::write(sb.config(), edit(text)).expect("write config");
 }
 
-/// Runs a failing fetch and checks the common contract: exit 5, the store and the state
-/// byte-for-byte as before, no fetch job recorded for the failed run. Returns stderr.
+/// Runs a failing fetch and checks the common contract: exit 5, the store byte-for-byte as
+/// before, and the state changed only by the failed run's fetch record (issue #17: every job
+/// records its result per date). Returns stderr.
 fn assert_fails_unchanged(sb: &Sandbox, run: impl FnOnce() -> Output) -> String {
     let before = snapshot(sb);
     assert!(
         !parquet_names(&before).is_empty(),
         "the store must hold bars already"
     );
-    let jobs_before = state(sb)["jobs"].clone();
+    let mut jobs_before = state(sb)["jobs"].clone();
     let t0 = Instant::now();
     let out = run();
     let took = t0.elapsed();
@@ -251,9 +252,24 @@ fn assert_fails_unchanged(sb: &Sandbox, run: impl FnOnce() -> Output) -> String 
         "files under bars/ or the state changed"
     );
     for (name, bytes) in &before {
-        assert!(after[name] == *bytes, "{name} changed");
+        if name.starts_with("bars/") {
+            assert!(after[name] == *bytes, "{name} changed");
+        }
     }
-    assert_eq!(state(sb)["jobs"], jobs_before);
+    let mut jobs_after = state(sb)["jobs"].clone();
+    // The run's New York date: 2022-03-09 for the Alpaca runs, 2020-11-06 for Yahoo's.
+    let date = if jobs_after.get("2022-03-09").is_some() {
+        "2022-03-09"
+    } else {
+        "2020-11-06"
+    };
+    let failed = jobs_after[date]["fetch"].take();
+    assert_eq!(failed["result"], "failed", "{failed}");
+    let detail = failed["detail"].as_str().expect("detail");
+    assert!(detail.contains("the store is unchanged"), "{detail}");
+    assert!(!detail.contains(SECRET) && !detail.contains(KEY_ID));
+    jobs_before[date]["fetch"].take();
+    assert_eq!(jobs_after, jobs_before, "only the fetch record changed");
     assert!(took < Duration::from_secs(5), "fault run took {took:?}");
     err
 }

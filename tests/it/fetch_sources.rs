@@ -40,6 +40,7 @@ fn fast_http() -> HttpConfig {
         retry_after_max_ms: 5_000,
         min_interval_ms: 0,
         concurrency: 4,
+        ..HttpConfig::default()
     }
 }
 

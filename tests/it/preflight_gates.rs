@@ -236,7 +236,7 @@ fn coverage_fails_when_a_symbol_lacks_the_day() {
     });
     let detail = fails_alone(&sb, &[], "coverage");
     assert!(detail.contains("4/5 symbols"), "{detail}");
-    assert!(detail.contains("missing: TMF (2026-04-30)"), "{detail}");
+    assert!(detail.contains("TMF (2026-04-30)"), "{detail}");
 }
 
 /// Provisional bars for the day, fetched 110 minutes ago with a 30-minute limit.

@@ -276,10 +276,21 @@ fn csv_rows_that_cannot_be_stored_honestly_are_refused_by_line() {
         std::fs::read(sb.path().join("bars/QQQ.parquet")).expect("kept"),
         before
     );
-    assert_eq!(
-        std::fs::read(sb.path().join("state/state.json")).expect("state"),
-        state_before
+    // The state changes only by the refused fetch's own record (#17: every fetch is recorded).
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sb.path().join("state/state.json")).expect("state"))
+            .expect("json");
+    let before: serde_json::Value = serde_json::from_slice(&state_before).expect("json");
+    let fetch = &after["jobs"]["2026-05-01"]["fetch"];
+    assert_eq!(fetch["result"], "failed", "{fetch}");
+    assert!(
+        fetch["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("CSV import refused")),
+        "{fetch}"
     );
+    assert_eq!(after["account"], before["account"]);
+    assert_eq!(after["equity_history"], before["equity_history"]);
 }
 
 #[test]

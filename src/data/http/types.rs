@@ -38,6 +38,8 @@ pub struct FetchResult {
     pub requests: usize,
     /// Retries among those requests.
     pub retries: usize,
+    /// Symbols the source does not know (Yahoo answers 404); none of them is in `bars`.
+    pub unknown: Vec<String>,
 }
 
 /// Why a download failed. `provider` is the source name (`alpaca`, `yahoo`), `path` the URL path.
@@ -151,4 +153,49 @@ fn attempts_text(n: u32) -> String {
 
 pub(crate) fn is_retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || (500..=599).contains(&status)
+}
+
+/// Where a download stands, for progress lines: symbols done of total, bars received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    pub rows: usize,
+}
+
+/// A callback told about every retry (a one-line reason and the wait), so the command layer
+/// can log it at `-v`. Not a config field; equal to every other hook so configs compare by value.
+#[derive(Clone, Default)]
+pub struct RetryHook(Option<RetryFn>);
+
+/// The callback of a [`RetryHook`].
+type RetryFn = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+impl RetryHook {
+    /// A hook calling `f` with each retry's message.
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        RetryHook(Some(std::sync::Arc::new(f)))
+    }
+
+    pub(crate) fn call(&self, msg: &str) {
+        if let Some(f) = &self.0 {
+            f(msg);
+        }
+    }
+}
+
+impl std::fmt::Debug for RetryHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "RetryHook(set)"
+        } else {
+            "RetryHook(none)"
+        })
+    }
+}
+
+impl PartialEq for RetryHook {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }

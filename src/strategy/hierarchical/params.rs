@@ -166,6 +166,22 @@ impl Checker {
 }
 
 impl HierarchicalParams {
+    /// Sessions of history the longest window of today's decision reads (innovation buffer
+    /// plus oscillator, vol baseline over realised vol plus the crush lookback, the slow SMAs).
+    /// A gap older than this cannot change today's decision's windows; `preflight` treats such
+    /// gaps as warnings.
+    pub fn lookback_sessions(&self) -> usize {
+        [
+            self.sigma_lookback + self.trend_lookback,
+            self.vol_baseline_window + self.realized_vol_window + self.vol_crush_lookback,
+            self.sma_slow,
+            self.bond_sma_slow,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
     /// Every out-of-range parameter (empty = valid). Bounds are sanity limits, not tuning advice.
     pub fn validate(&self) -> Vec<ParamError> {
         let mut c = Checker(Vec::new());
