@@ -20,8 +20,10 @@ pub mod dry_run;
 pub mod fetch;
 mod fetch_remote;
 pub mod health;
+mod health_jobs;
 pub mod preflight;
 pub mod risk;
+pub mod schedule;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -96,12 +98,13 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::DryRun(_) => "dry-run",
         Command::Backtest(_) => "backtest",
         Command::Risk(_) => "risk",
-        Command::Health => "health",
+        Command::Health(_) => "health",
+        Command::Schedule(_) => "schedule",
     }
 }
 
 /// Read `TRADER_NOW` (RFC 3339) or the clock.
-fn now() -> Result<DateTime<Utc>> {
+pub fn now() -> Result<DateTime<Utc>> {
     match std::env::var("TRADER_NOW") {
         Ok(s) if !s.is_empty() => DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
@@ -118,9 +121,16 @@ fn now() -> Result<DateTime<Utc>> {
 /// Dispatch to the subcommand.
 pub fn run(cli: &Cli) -> Result<Exit> {
     let cmd = name(&cli.command);
-    if let Command::Health = cli.command {
+    if matches!(cli.command, Command::Health(_) | Command::Schedule(_)) && cli.slot.is_some() {
+        return Err(crate::exit::ExitError::new(
+            Exit::Usage,
+            format!("--slot is for the jobs of the daily cycle, not for `{cmd}`"),
+        )
+        .into());
+    }
+    if let Command::Health(a) = &cli.command {
         // Health must report a broken config rather than stop at it.
-        return health::run(cli);
+        return health::run(cli, a);
     }
     let (config, secrets) = config::load(&cli.config)?;
     let now = now()?;
@@ -132,15 +142,30 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         }
         .into());
     }
-    let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet);
+    let started = std::time::Instant::now();
+    let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet)
+        .with_clock(now, started)
+        .with_format(config.log.format);
+    log.prune(
+        crate::calendar::trading_date_of(now),
+        config.log.retention_days,
+    );
     let ctx = Ctx {
         config,
         secrets,
         json: cli.json,
         log,
         now,
-        started: std::time::Instant::now(),
+        started,
     };
+    if let Some(slot) = cli.slot
+        && let crate::schedule::Firing::Skip(why) =
+            crate::schedule::decide(&ctx.config.schedule, slot, ctx.now)
+                .context("checking the NYSE calendar for the slot")?
+    {
+        ctx.log.info(&why);
+        return Ok(Exit::Ok);
+    }
     // Every command says so while the kill switch is present (health reports it as a check).
     ctx.report_kill_switch();
     match &cli.command {
@@ -149,7 +174,8 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::DryRun(a) => dry_run::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
-        Command::Health => health::run(cli),
+        Command::Health(a) => health::run(cli, a),
+        Command::Schedule(a) => schedule::run(&ctx, cli, a),
     }
 }
 

@@ -6,6 +6,7 @@
 //! so a run from systemd or cron behaves exactly like a run by hand.
 
 mod load;
+mod schedule;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use load::{Secrets, load, resolve};
+
+pub use schedule::{LogConfig, LogFormat, ScheduleConfig};
 
 use crate::risk::RiskConfig;
 use crate::strategy::hierarchical::HierarchicalParams;
@@ -110,6 +113,12 @@ pub struct Config {
     pub health: HealthConfig,
     #[serde(default)]
     pub backtest: BacktestConfig,
+    /// When the unattended jobs run (README "Operate it").
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Per-day log files.
+    #[serde(default)]
+    pub log: LogConfig,
     /// The file this config came from (set by the loader).
     #[serde(skip)]
     pub source_file: PathBuf,
@@ -571,6 +580,8 @@ impl Config {
             0.5,
             &mut out,
         );
+        self.schedule.validate(&mut out);
+        self.log.validate(&mut out);
         out
     }
 
