@@ -16,6 +16,8 @@ mod http_double;
 mod lock_race;
 mod preflight_gates;
 mod replay;
+mod schedule_jobs;
+mod schedule_units;
 mod state_crash;
 mod state_files;
 mod state_fuzz;
