@@ -80,9 +80,7 @@ pub fn run(cli: &Cli, args: &HealthArgs) -> Result<Exit> {
     if let Some(path) = &args.prometheus {
         // Without a config only the overall status is known.
         let text = metrics.unwrap_or_else(|| {
-            format!(
-                "# HELP trader_health_status Worst health check: 0 ok, 1 warn, 2 critical.\n# TYPE trader_health_status gauge\ntrader_health_status 2\n"
-            )
+            "# HELP trader_health_status Worst health check: 0 ok, 1 warn, 2 critical.\n# TYPE trader_health_status gauge\ntrader_health_status 2\n".to_string()
         });
         super::health_jobs::write_metrics(path, &text)?;
     }

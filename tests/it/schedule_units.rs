@@ -177,7 +177,7 @@ fn field_matches(field: &str, v: u32) -> bool {
                 }
             },
         };
-        v >= lo && v <= hi && (v - lo.min(v)) % step == 0
+        v >= lo && v <= hi && (v - lo.min(v)).is_multiple_of(step)
     })
 }
 
