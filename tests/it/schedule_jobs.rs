@@ -260,3 +260,27 @@ fn logs_go_to_one_file_per_new_york_day_pruned_by_retention_in_json_when_asked()
     }
     assert!(log_text(&sb).contains("\"level\":"));
 }
+
+#[test]
+fn health_with_a_last_bar_after_the_last_completed_session_is_current() {
+    // Before Friday's close the last completed session is Thursday 2026-04-30, and the
+    // sample's last bar is Friday's (a `fetch --quotes` stores one like it): never
+    // "18446744073709551615 session(s) behind".
+    let sb = Sandbox::with_sample("");
+    let out = sb.run_at("2026-05-01T15:00:00Z", &["--json", "health"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let bars = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "bars")
+        .cloned()
+        .expect("bars");
+    assert_eq!(bars["status"], "ok", "{bars}");
+    assert!(
+        !bars["detail"]
+            .as_str()
+            .expect("d")
+            .contains("18446744073709551615")
+    );
+}

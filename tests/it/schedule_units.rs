@@ -316,3 +316,35 @@ fn every_crontab_line_runs_each_slot_once_at_its_new_york_time() {
         }
     }
 }
+
+#[test]
+fn install_writes_the_units_and_check_finds_a_changed_one_and_lists_next_runs() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("units");
+    let d = dir.display().to_string();
+    let out = trader(&["schedule", "install", "--dir", &d]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("wrote 13 unit file(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = trader(&["schedule", "check", "--dir", &d]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let s = stdout(&out);
+    assert!(s.contains("trader-trade@.timer"), "{s}");
+    // TRADER_NOW is Friday 2026-05-01 10:00 EDT: today's slots are next.
+    assert!(s.contains("Fri 2026-05-01 15:35 EDT"), "{s}");
+    assert!(s.contains("Fri 2026-05-01 15:50 EDT"), "{s}");
+    assert!(s.contains("Fri 2026-05-01 11:00 EDT"), "health: {s}");
+    std::fs::write(dir.join("trader-trade@.timer"), "edited\n").expect("edit");
+    std::fs::remove_file(dir.join("trader-fetch@.service")).expect("rm");
+    let out = trader(&["schedule", "check", "--dir", &d]);
+    assert_eq!(code(&out), 3, "{}", stdout(&out));
+    let s = stdout(&out);
+    assert!(
+        s.contains("trader-fetch@.service") && s.contains("missing"),
+        "{s}"
+    );
+    assert!(s.contains("differs"), "{s}");
+}
