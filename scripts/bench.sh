@@ -23,6 +23,18 @@ for r in json.load(open(sys.argv[1]))["results"]:
     cmd = r["command"].split(" ", 1)[-1].split(" ", 2)[-1]
     print(f"median {r['median'] * 1000:7.1f} ms  {cmd}")
 PY
+# validate runs after the close, on a recorded dry-run of the day (#19: <= 50 ms).
+TRADER_NOW=2026-05-01T21:30:00Z $T --config "$D/c.yaml" -q preflight --date 2026-04-30 >/dev/null
+TRADER_NOW=2026-05-01T21:30:00Z $T --config "$D/c.yaml" -q dry-run --date 2026-04-30 >/dev/null
+TRADER_NOW=2026-05-01T21:30:00Z hyperfine -N -w 3 -r 30 --export-json "$D/v.json" \
+  "$T --config $D/c.yaml -q validate --date 2026-04-30" \
+  "$T --config $D/c.yaml -q status"
+python3 - "$D/v.json" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    cmd = r["command"].split(" ", 1)[-1].split(" ", 3)[-1]
+    print(f"median {r['median'] * 1000:7.1f} ms  {cmd}")
+PY
 for cmd in "backtest --from 2010-01-01 --to 2026-05-01" "dry-run --date 2026-05-01 --force"; do
   /usr/bin/time -f "peak RSS %M KB: $cmd" $T --config "$D/c.yaml" -q $cmd >/dev/null
 done

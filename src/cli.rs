@@ -49,9 +49,31 @@ pub enum Command {
     Risk(RiskArgs),
     /// System health; exit 3 when a check needs a person.
     Health(HealthArgs),
+    /// After the close: recompute a day's decision on the official bars and compare (exit 6 on RED).
+    Validate(ValidateArgs),
+    /// Phase, promotion gate progress, today's jobs, kill switch, positions (read-only).
+    Status,
+    /// Create the kill switch: no order is sent until `trader resume`.
+    Halt(HaltArgs),
+    /// Remove the kill switch.
+    Resume,
     /// Render, install and check the systemd units or crontab of the daily cycle.
     #[command(subcommand)]
     Schedule(ScheduleCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Validate this trading date instead of today.
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct HaltArgs {
+    /// Why trading stops (kept in the kill switch file, the state and the log).
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]

@@ -63,6 +63,10 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<ExitError>() {
             return e.exit;
         }
+        // A promotion the state's history does not support yet.
+        if cause.downcast_ref::<crate::gates::GateRefusal>().is_some() {
+            return Exit::Blocked;
+        }
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return Exit::Usage;
         }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod data;
 pub mod exit;
 pub mod fsutil;
+pub mod gates;
 pub mod ledger;
 pub mod log;
 pub mod metrics;

@@ -19,7 +19,9 @@ use crate::model::OrderIntent;
 use crate::pipeline::{self, DayPlan, PipelineConfig};
 use crate::portfolio::CostModel;
 use crate::risk::RuleOutcome;
-use crate::state::{AccountSnapshot, JobRecord, JobResult, RegimeSummary, TargetRecord};
+use crate::state::{
+    AccountSnapshot, DecisionRecord, JobRecord, JobResult, RegimeSummary, TargetRecord,
+};
 use crate::strategy::Decision;
 
 /// Tag of the flagship strategy in client order ids.
@@ -107,15 +109,11 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
             weights: BTreeMap::clone(t),
         });
     }
-    let dg = &decision.diagnostics;
-    st.regime = Some(RegimeSummary {
+    st.regime = Some(regime_summary(decision));
+    st.decisions.insert(
         date,
-        cell: dg.cell,
-        trend: dg.trend.map(|t| format!("{t:?}")),
-        vol_state: format!("{:?}", dg.vol_state),
-        t_norm: dg.t_norm,
-        z_score: dg.z_score,
-    });
+        decision_record("dry-run", cfg.phase, ctx.clock(), &d, &day),
+    );
     st.record_equity(date, crate::money::dollars(equity_cents));
     let detail = one_line(decision, &day);
     st.record_job(
@@ -145,6 +143,45 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
         print_human(date, decision, &day, equity_cents);
     }
     Ok(Exit::Ok)
+}
+
+/// The regime of a decision as the state keeps it.
+pub fn regime_summary(decision: &Decision) -> RegimeSummary {
+    let dg = &decision.diagnostics;
+    RegimeSummary {
+        date: decision.date,
+        cell: dg.cell,
+        trend: dg.trend.map(|t| format!("{t:?}")),
+        vol_state: format!("{:?}", dg.vol_state),
+        t_norm: dg.t_norm,
+        z_score: dg.z_score,
+    }
+}
+
+/// What `validate` needs of a decision: targets, the price of each tradable it was decided
+/// at, the symbols traded, the holdings it started from (`paper` records the same).
+pub fn decision_record(
+    job: &str,
+    phase: crate::config::Phase,
+    at: chrono::DateTime<chrono::Utc>,
+    d: &super::daily::Day,
+    day: &DayPlan,
+) -> DecisionRecord {
+    let mut traded: Vec<String> = day.orders.iter().map(|o| o.symbol.clone()).collect();
+    traded.sort();
+    traded.dedup();
+    DecisionRecord {
+        job: job.into(),
+        phase,
+        decided_at: at,
+        targets: day.final_targets.as_deref().cloned(),
+        previous_targets: d.last_targets.clone(),
+        decision_prices: d.closes.clone(),
+        traded,
+        cash_cents: d.holdings.cash_cents,
+        positions: d.holdings.positions.clone(),
+        regime: regime_summary(&d.decision),
+    }
 }
 
 fn one_line(d: &Decision, day: &DayPlan) -> String {

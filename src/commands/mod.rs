@@ -19,11 +19,14 @@ mod daily;
 pub mod dry_run;
 pub mod fetch;
 mod fetch_remote;
+pub mod halt;
 pub mod health;
 mod health_jobs;
 pub mod preflight;
 pub mod risk;
 pub mod schedule;
+pub mod status;
+pub mod validate;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -59,13 +62,17 @@ impl Ctx {
         crate::calendar::trading_date_of(self.now)
     }
 
-    /// Say so when the kill switch is present; returns whether it is.
+    /// Say so when the kill switch is present (with its reason); returns whether it is.
     pub fn report_kill_switch(&self) -> bool {
-        let on = self.config.paths.kill_switch.exists();
+        let path = &self.config.paths.kill_switch;
+        let on = std::fs::symlink_metadata(path).is_ok();
         if on {
+            let why = halt::read_kill_switch(path)
+                .reason
+                .map_or(String::new(), |r| format!(" (reason: {r})"));
             self.log.warn(&format!(
-                "kill switch {} is present: no order will be sent",
-                self.config.paths.kill_switch.display()
+                "kill switch {} is present{why}: no order will be sent",
+                path.display()
             ));
         }
         on
@@ -100,6 +107,10 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Risk(_) => "risk",
         Command::Health(_) => "health",
         Command::Schedule(_) => "schedule",
+        Command::Validate(_) => "validate",
+        Command::Status => "status",
+        Command::Halt(_) => "halt",
+        Command::Resume => "resume",
     }
 }
 
@@ -166,8 +177,19 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         ctx.log.info(&why);
         return Ok(Exit::Ok);
     }
-    // Every command says so while the kill switch is present (health reports it as a check).
-    ctx.report_kill_switch();
+    // Every command says so while the kill switch is present (health reports it as a check;
+    // halt and resume say it themselves).
+    if !matches!(cli.command, Command::Halt(_) | Command::Resume) {
+        ctx.report_kill_switch();
+    }
+    if let Some(o) = &ctx.config.phase_override {
+        ctx.log.warn(&format!(
+            "PHASE OVERRIDE in {}: {} may run without its promotion gate ({})",
+            ctx.config.source_file.display(),
+            o.phase.as_str(),
+            o.reason
+        ));
+    }
     match &cli.command {
         Command::Fetch(a) => fetch::run(&ctx, a),
         Command::Preflight(a) => preflight::run(&ctx, a),
@@ -176,6 +198,10 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Risk(a) => risk::run(&ctx, a),
         Command::Health(a) => health::run(cli, a),
         Command::Schedule(a) => schedule::run(&ctx, cli, a),
+        Command::Validate(a) => validate::run(&ctx, a),
+        Command::Status => status::run(&ctx),
+        Command::Halt(a) => halt::halt(&ctx, a),
+        Command::Resume => halt::resume(&ctx),
     }
 }
 

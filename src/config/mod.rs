@@ -6,6 +6,7 @@
 //! so a run from systemd or cron behaves exactly like a run by hand.
 
 mod load;
+mod promotion;
 mod schedule;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use load::{Secrets, load, resolve};
+pub use promotion::{PhaseOverride, PromotionConfig, ValidationConfig};
 
 pub use schedule::{LogConfig, LogFormat, ScheduleConfig};
 
@@ -113,6 +115,15 @@ pub struct Config {
     pub health: HealthConfig,
     #[serde(default)]
     pub backtest: BacktestConfig,
+    /// Colours of `trader validate`.
+    #[serde(default)]
+    pub validation: ValidationConfig,
+    /// Promotion gates between phases.
+    #[serde(default)]
+    pub promotion: PromotionConfig,
+    /// Run a phase although its gate is not met (`{phase, reason}`; printed on every run).
+    #[serde(default)]
+    pub phase_override: Option<PhaseOverride>,
     /// When the unattended jobs run (README "Operate it").
     #[serde(default)]
     pub schedule: ScheduleConfig,
@@ -578,6 +589,12 @@ impl Config {
             self.backtest.risk_free_rate,
             -0.1,
             0.5,
+            &mut out,
+        );
+        promotion::validate(
+            &self.validation,
+            &self.promotion,
+            self.phase_override.as_ref(),
             &mut out,
         );
         self.schedule.validate(&mut out);

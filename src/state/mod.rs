@@ -7,6 +7,7 @@
 //! single-writer lock in [`lock`].
 
 pub mod lock;
+pub mod records;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Phase;
+pub use records::{Colour, DecisionRecord, HaltEvent, ValidationRecord};
 
 /// Bumped on every incompatible change of the layout below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -89,6 +91,15 @@ pub struct State {
     /// Account equity at each trading run, oldest first (drawdown budget, circuit breaker).
     #[serde(default)]
     pub equity_history: Vec<EquityPoint>,
+    /// The decision of each trading date as made (what `validate` compares against).
+    #[serde(default)]
+    pub decisions: BTreeMap<NaiveDate, DecisionRecord>,
+    /// `trader validate` figures per trading date.
+    #[serde(default)]
+    pub validations: BTreeMap<NaiveDate, ValidationRecord>,
+    /// Every `halt` and `resume`, oldest first.
+    #[serde(default)]
+    pub halts: Vec<HaltEvent>,
 }
 
 /// Positions and cash at one moment.
@@ -199,6 +210,9 @@ impl State {
                 reason: "state created".into(),
             }],
             equity_history: Vec::new(),
+            decisions: BTreeMap::new(),
+            validations: BTreeMap::new(),
+            halts: Vec::new(),
         }
     }
 
@@ -280,6 +294,7 @@ impl State {
         for (i, o) in self.orders_in_flight.iter().enumerate() {
             check_shares(&mut out, &format!("orders_in_flight[{i}].qty"), o.qty, 1);
         }
+        records::check(&self.decisions, &self.validations, &mut out);
         for (i, p) in self.equity_history.iter().enumerate() {
             if !(p.equity.is_finite() && (0.0..=MAX_EQUITY).contains(&p.equity)) {
                 out.push(format!(

@@ -17,10 +17,14 @@ fn help_lists_only_working_subcommands() {
         "backtest",
         "risk",
         "health",
+        "validate",
+        "status",
+        "halt",
+        "resume",
     ] {
         assert!(s.contains(c), "{c} missing from --help");
     }
-    for absent in ["paper", "live", "emergency-exit", "eod", "validate"] {
+    for absent in ["paper", "live", "emergency-exit", "eod"] {
         assert!(
             !s.contains(&format!("  {absent} ")),
             "{absent} must not be offered before it works"

@@ -23,5 +23,7 @@ mod state_files;
 mod state_fuzz;
 mod state_fuzz_oracle;
 mod state_guard;
+mod status_halt;
 mod store_import;
 mod symbols_csv;
+mod validate_cli;
