@@ -295,6 +295,47 @@ pub fn metrics(
             "trader_orders_in_flight{{config=\"{config}\"}} {}",
             st.orders_in_flight.len()
         );
+        // The paper gate reads the state alone; the live gate also needs the paper fills'
+        // slippage (see `trader status`), so it is left to `status`.
+        let today = crate::calendar::trading_date_of(now);
+        if let Some(g) = crate::gates::progress(
+            st,
+            cfg,
+            crate::config::Phase::Paper,
+            today,
+            &crate::gates::Evidence::default(),
+        ) {
+            family(
+                &mut o,
+                "trader_gate_open",
+                "1 when the promotion gate into the phase is open.",
+            );
+            let _ = writeln!(
+                o,
+                "trader_gate_open{{config=\"{config}\",gate=\"paper\"}} {}",
+                u8::from(g.open)
+            );
+            family(
+                &mut o,
+                "trader_gate_requirements_met",
+                "How many of the gate's requirements are met (of trader_gate_requirements).",
+            );
+            let met = g.counts.iter().filter(|c| c.met).count();
+            let _ = writeln!(
+                o,
+                "trader_gate_requirements_met{{config=\"{config}\",gate=\"paper\"}} {met}"
+            );
+            family(
+                &mut o,
+                "trader_gate_requirements",
+                "How many requirements the gate has.",
+            );
+            let _ = writeln!(
+                o,
+                "trader_gate_requirements{{config=\"{config}\",gate=\"paper\"}} {}",
+                g.counts.len()
+            );
+        }
         if let Ok(outcomes) = due_outcomes(cfg, Some(st), now) {
             family(
                 &mut o,

@@ -186,6 +186,7 @@ fn health_prometheus_writes_a_textfile_a_real_parser_reads() {
         "trader_job_last_exit_ok{config=\"trader\",job=\"preflight\"} 1",
         "trader_kill_switch{config=\"trader\"} 0",
         "trader_orders_in_flight{config=\"trader\"} 0",
+        "trader_gate_open{config=\"trader\",gate=\"paper\"} 0",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
@@ -282,5 +283,29 @@ fn health_with_a_last_bar_after_the_last_completed_session_is_current() {
             .as_str()
             .expect("d")
             .contains("18446744073709551615")
+    );
+}
+
+#[test]
+fn the_trading_slot_runs_the_phase_of_the_config_and_bad_schedule_keys_are_named() {
+    let sb = Sandbox::empty("phase: paper\n");
+    let out = sb.run(&["schedule", "print", "--cron"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("--slot trade paper >>"),
+        "{}",
+        stdout(&out)
+    );
+    let sb = Sandbox::empty("schedule:\n  late_tolerance_minutes: 500\n  validate_minutes: 10\n");
+    let out = sb.run(&["schedule", "print", "--cron"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("schedule.late_tolerance_minutes = 500: must be between 0 and 120"),
+        "{err}"
+    );
+    assert!(
+        err.contains("schedule.validate_minutes = 10: must be after post_close_fetch_minutes (20)"),
+        "{err}"
     );
 }
