@@ -133,8 +133,14 @@ fn write_files(dir: &Path, files: &[File]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for f in files {
         let path = dir.join(&f.name);
-        crate::fsutil::write_atomic(&path, f.text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        // 0644 like every unit file: they hold paths and times, never a secret.
+        crate::fsutil::write_atomic_with(&path, |file| {
+            use std::io::Write;
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+            file.write_all(f.text.as_bytes())
+        })
+        .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

@@ -155,8 +155,7 @@ fn command(bin: &Path, config: &str, slot: Option<Slot>, args: &[String]) -> Str
     c
 }
 
-fn header(cfg: &Config, t: &Target, comment: &str) -> String {
-    let _ = t;
+fn header(cfg: &Config, comment: &str) -> String {
     format!(
         "{comment} Rendered by `trader schedule print` from {} (phase {}): do not edit, render again.\n",
         paths_shown(cfg),
@@ -219,7 +218,7 @@ pub fn systemd(cfg: &Config, t: &Target) -> Vec<File> {
     for job in jobs() {
         let (slot, args) = job_args(cfg, &p, job);
         let what = args.join(" ");
-        let mut svc = header(cfg, t, "#");
+        let mut svc = header(cfg, "#");
         let _ = write!(
             svc,
             "[Unit]\nDescription=trader {what} ({job} slot, config %i)\nAfter=network-online.target\nWants=network-online.target\nOnFailure=trader-failure@%i.service\n\n[Service]\nType=oneshot\nWorkingDirectory={}\nEnvironmentFile=-{}\nExecStart={}\n# 7: another run holds the state lock; this firing is skipped, not failed.\nSuccessExitStatus=7\nSyslogIdentifier=trader-{job}\n{}",
@@ -232,7 +231,7 @@ pub fn systemd(cfg: &Config, t: &Target) -> Vec<File> {
             name: format!("trader-{job}@.service"),
             text: svc,
         });
-        let mut timer = header(cfg, t, "#");
+        let mut timer = header(cfg, "#");
         let _ = writeln!(
             timer,
             "[Unit]\nDescription=trader {job} timer (config %i)\n\n[Timer]"
@@ -246,7 +245,7 @@ pub fn systemd(cfg: &Config, t: &Target) -> Vec<File> {
             text: timer,
         });
     }
-    let mut fail = header(cfg, t, "#");
+    let mut fail = header(cfg, "#");
     let _ = write!(
         fail,
         "[Unit]\nDescription=trader alert: a job of config %i failed\n\n[Service]\nType=oneshot\nWorkingDirectory={}\nEnvironmentFile=-{}\n# systemd sets MONITOR_UNIT and MONITOR_EXIT_STATUS for an OnFailure= unit.\nExecStart={} --config {} alert job-failed --unit ${{MONITOR_UNIT}} --exit-status ${{MONITOR_EXIT_STATUS}}\nSyslogIdentifier=trader-failure\n{}",
@@ -309,7 +308,7 @@ pub fn cron(cfg: &Config, t: &Target) -> Vec<File> {
     let head = |what: &str| {
         format!(
             "{}# {what}\n# The jobs lock themselves (exit 7: another run holds the lock), so no flock.\n# A firing that is not the day's slot (the other kind of close, a holiday) exits 0 saying so.\nSHELL=/bin/sh\n",
-            header(cfg, t, "#")
+            header(cfg, "#")
         )
     };
     vec![
