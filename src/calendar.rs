@@ -49,8 +49,10 @@ const fn hm(hour: u32, minute: u32) -> NaiveTime {
 }
 
 const OPEN: NaiveTime = hm(9, 30);
-const REGULAR_CLOSE: NaiveTime = hm(16, 0);
-const EARLY_CLOSE: NaiveTime = hm(13, 0);
+/// The close of a regular session (New York).
+pub const REGULAR_CLOSE: NaiveTime = hm(16, 0);
+/// The close of an early-close session since 1993 (New York).
+pub const EARLY_CLOSE: NaiveTime = hm(13, 0);
 // Before 1993 the shortened sessions (Christmas Eve, and the day after Thanksgiving in 1992)
 // ended at 14:00, as recorded in exchange_calendars' XNYS session data.
 const EARLY_CLOSE_PRE_1993: NaiveTime = hm(14, 0);

@@ -26,6 +26,11 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Run only when now (New York) is today's time of this slot of the daily cycle; otherwise
+    /// exit 0 saying why (used by the systemd timers and the crontab, which fire at the times
+    /// of both a 16:00 and a 13:00 close).
+    #[arg(long, global = true, value_enum, value_name = "SLOT")]
+    pub slot: Option<crate::schedule::Slot>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,7 +48,7 @@ pub enum Command {
     /// Current ES, VaR, drawdown tier and each rule's headroom (read-only).
     Risk(RiskArgs),
     /// System health; exit 3 when a check needs a person.
-    Health,
+    Health(HealthArgs),
     /// After the close: recompute a day's decision on the official bars and compare (exit 6 on RED).
     Validate(ValidateArgs),
     /// Phase, promotion gate progress, today's jobs, kill switch, positions (read-only).
@@ -52,6 +57,9 @@ pub enum Command {
     Halt(HaltArgs),
     /// Remove the kill switch.
     Resume,
+    /// Render, install and check the systemd units or crontab of the daily cycle.
+    #[command(subcommand)]
+    Schedule(ScheduleCmd),
     /// Alerts: `alert test` sends a test message and shows the server's answer.
     #[command(subcommand)]
     Alert(AlertCommand),
@@ -84,6 +92,16 @@ pub enum AlertCommand {
     /// Send a test message through `alerts.email`; exit 0 when the server accepted it,
     /// 5 when it is unreachable or refused, 2 when alerts are not configured.
     Test,
+    /// Raise a critical alert for a scheduled job that failed: what systemd's
+    /// `trader-failure@.service` runs (`OnFailure=`), with the unit systemd names.
+    JobFailed {
+        /// The failed unit (systemd passes `$MONITOR_UNIT`).
+        #[arg(long)]
+        unit: String,
+        /// Its exit status (systemd passes `$MONITOR_EXIT_STATUS`; may be empty).
+        #[arg(long, default_value = "")]
+        exit_status: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +116,78 @@ pub struct HaltArgs {
     /// Why trading stops (kept in the kill switch file, the state and the log).
     #[arg(long)]
     pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Also write node_exporter textfile metrics to FILE (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
+}
+
+/// Where the rendered files point (default: this binary, the config's own root).
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The binary the units run (default: `schedule.binary`, else this executable).
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+    /// Render for the config installed under this root instead of the config's own root.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCmd {
+    /// Print the crontab, or write the systemd units into DIR.
+    Print {
+        /// Write the systemd units into DIR.
+        #[arg(
+            long,
+            value_name = "DIR",
+            conflicts_with = "cron",
+            required_unless_present = "cron"
+        )]
+        systemd: Option<PathBuf>,
+        /// Print the crontab (New York time) and, with --utc, the UTC alternative.
+        #[arg(long)]
+        cron: bool,
+        /// With --cron: the crontab for a cron without CRON_TZ (UTC lines for both offsets).
+        #[arg(long, requires = "cron")]
+        utc: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Write the units and enable their timers (systemctl daemon-reload, enable --now).
+    Install {
+        /// Into ~/.config/systemd/user (systemctl --user).
+        #[arg(long, conflicts_with = "system", required_unless_present_any = ["system", "dir"])]
+        user: bool,
+        /// Into /etc/systemd/system.
+        #[arg(long)]
+        system: bool,
+        /// Into this directory instead (tests, packaging); implies --no-systemctl.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Write the files only; do not run systemctl.
+        #[arg(long)]
+        no_systemctl: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Compare the installed units with the rendered ones; list each job's next run.
+    Check {
+        /// Installed units in ~/.config/systemd/user.
+        #[arg(long, conflicts_with = "system")]
+        user: bool,
+        /// Installed units in /etc/systemd/system.
+        #[arg(long)]
+        system: bool,
+        /// Installed units in this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod portfolio;
 pub mod redact;
 pub mod risk;
+pub mod schedule;
 pub mod state;
 pub mod strategy;
 #[cfg(test)]

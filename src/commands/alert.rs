@@ -26,7 +26,35 @@ struct Sent<'a> {
 pub fn run(ctx: &Ctx, cmd: &AlertCommand) -> Result<Exit> {
     match cmd {
         AlertCommand::Test => test(ctx),
+        AlertCommand::JobFailed { unit, exit_status } => job_failed(ctx, unit, exit_status),
     }
+}
+
+/// A scheduled unit failed (systemd `OnFailure=`): one critical alert per unit, deduplicated
+/// and rate-limited like every other, delivered when this command ends.
+fn job_failed(ctx: &Ctx, unit: &str, exit_status: &str) -> Result<Exit> {
+    let status = if exit_status.is_empty() {
+        "unknown exit status".to_string()
+    } else {
+        format!("exit {exit_status}")
+    };
+    raise(Alert {
+        severity: Severity::Critical,
+        key: format!("unit-failed-{unit}"),
+        subject: format!("{unit} failed ({status})"),
+        body: format!(
+            "The scheduled job {unit} failed with {status} at {}.\n\
+             See `journalctl -u {unit}` and `trader --config {} status`; README \"Operate it\" lists \
+             what each exit code means.\n",
+            ctx.clock()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ctx.config.source_file.display()
+        ),
+    });
+    ctx.log.warn(&format!(
+        "scheduled job {unit} failed ({status}): alert raised"
+    ));
+    Ok(Exit::Ok)
 }
 
 fn test(ctx: &Ctx) -> Result<Exit> {
@@ -131,7 +159,11 @@ pub(super) fn on_exit(ctx: &Ctx, cmd: &str, result: &Result<Exit>) {
             } else {
                 format!("Error: {why}")
             },
-            ctx.config.paths.logs_dir.join("trader.log").display()
+            ctx.config
+                .paths
+                .logs_dir
+                .join(crate::log::file_name(ctx.today()))
+                .display()
         ),
     });
 }

@@ -8,7 +8,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, HealthArgs};
 use crate::config::{self, Config};
 use crate::data::store::BarStore;
 use crate::exit::Exit;
@@ -49,10 +49,11 @@ struct Report<'a> {
 }
 
 /// Run every check, print the table (or JSON) and return 0 or 3.
-pub fn run(cli: &Cli) -> Result<Exit> {
+pub fn run(cli: &Cli, args: &HealthArgs) -> Result<Exit> {
     let now = super::now()?;
     let mut checks = Vec::new();
     let mut loaded = None;
+    let mut metrics = None;
     match config::load(&cli.config) {
         Ok((cfg, secrets)) => {
             checks.push(Check {
@@ -62,6 +63,16 @@ pub fn run(cli: &Cli) -> Result<Exit> {
             });
             crate::alert::register_password(&cfg, &secrets);
             checks.extend(system_checks(&cfg, now));
+            let state = super::health_jobs::read_state(&cfg, now);
+            checks.push(super::health_jobs::jobs_check(&cfg, state.as_ref(), now));
+            if args.prometheus.is_some() {
+                metrics = Some(super::health_jobs::metrics(
+                    &cfg,
+                    state.as_ref(),
+                    &checks,
+                    now,
+                ));
+            }
             loaded = Some((cfg, secrets));
         }
         Err(e) => checks.push(Check {
@@ -71,6 +82,13 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         }),
     }
     let overall = checks.iter().map(|c| c.status).max().unwrap_or(Status::Ok);
+    if let Some(path) = &args.prometheus {
+        // Without a config only the overall status is known.
+        let text = metrics.unwrap_or_else(|| {
+            "# HELP trader_health_status Worst health check: 0 ok, 1 warn, 2 critical.\n# TYPE trader_health_status gauge\ntrader_health_status 2\n".to_string()
+        });
+        super::health_jobs::write_metrics(path, &text)?;
+    }
     if cli.json {
         super::print_json(&Report {
             status: overall,

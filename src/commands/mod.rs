@@ -23,10 +23,12 @@ pub mod fetch;
 mod fetch_remote;
 pub mod halt;
 pub mod health;
+mod health_jobs;
 pub mod preflight;
 mod preflight_data;
 mod progress;
 pub mod risk;
+pub mod schedule;
 pub mod status;
 pub mod validate;
 
@@ -107,18 +109,20 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::DryRun(_) => "dry-run",
         Command::Backtest(_) => "backtest",
         Command::Risk(_) => "risk",
-        Command::Health => "health",
+        Command::Health(_) => "health",
+        Command::Schedule(_) => "schedule",
         Command::Validate(_) => "validate",
         Command::Status => "status",
         Command::Halt(_) => "halt",
         Command::Resume => "resume",
         Command::Alert(crate::cli::AlertCommand::Test) => "alert test",
+        Command::Alert(crate::cli::AlertCommand::JobFailed { .. }) => "alert job-failed",
         Command::Data(_) => "data",
     }
 }
 
 /// Read `TRADER_NOW` (RFC 3339) or the clock.
-pub(crate) fn now() -> Result<DateTime<Utc>> {
+pub fn now() -> Result<DateTime<Utc>> {
     match std::env::var("TRADER_NOW") {
         Ok(s) if !s.is_empty() => DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc))
@@ -135,9 +139,16 @@ pub(crate) fn now() -> Result<DateTime<Utc>> {
 /// Dispatch to the subcommand.
 pub fn run(cli: &Cli) -> Result<Exit> {
     let cmd = name(&cli.command);
-    if let Command::Health = cli.command {
+    if matches!(cli.command, Command::Health(_) | Command::Schedule(_)) && cli.slot.is_some() {
+        return Err(crate::exit::ExitError::new(
+            Exit::Usage,
+            format!("--slot is for the jobs of the daily cycle, not for `{cmd}`"),
+        )
+        .into());
+    }
+    if let Command::Health(a) = &cli.command {
         // Health must report a broken config rather than stop at it.
-        return health::run(cli);
+        return health::run(cli, a);
     }
     let (config, secrets) = config::load(&cli.config)?;
     let (now, started) = (now()?, std::time::Instant::now());
@@ -151,7 +162,12 @@ pub fn run(cli: &Cli) -> Result<Exit> {
     }
     crate::alert::register_password(&config, &secrets);
     let log = Logger::new(Some(&config.paths.logs_dir), cmd, cli.verbose, cli.quiet)
-        .with_clock(now, started);
+        .with_clock(now, started)
+        .with_format(config.log.format);
+    log.prune(
+        crate::calendar::trading_date_of(now),
+        config.log.retention_days,
+    );
     let ctx = Ctx {
         config,
         secrets,
@@ -160,6 +176,14 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         now,
         started,
     };
+    if let Some(slot) = cli.slot
+        && let crate::schedule::Firing::Skip(why) =
+            crate::schedule::decide(&ctx.config.schedule, slot, ctx.now)
+                .context("checking the NYSE calendar for the slot")?
+    {
+        ctx.log.info(&why);
+        return Ok(Exit::Ok);
+    }
     // Every command says so while the kill switch is present (health reports it as a check;
     // halt and resume say it themselves).
     if !matches!(cli.command, Command::Halt(_) | Command::Resume) {
@@ -179,14 +203,17 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::DryRun(a) => dry_run::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
-        Command::Health => health::run(cli),
+        Command::Health(a) => health::run(cli, a),
         Command::Data(crate::cli::DataCommand::Ack(a)) => data_ack::run(&ctx, a),
+        Command::Schedule(a) => schedule::run(&ctx, cli, a),
         Command::Validate(a) => validate::run(&ctx, a),
         Command::Status => status::run(&ctx),
         Command::Halt(a) => halt::halt(&ctx, a),
         Command::Resume => halt::resume(&ctx),
         // Sends its one message itself; the queue waits for the next job.
-        Command::Alert(a) => return alert::run(&ctx, a),
+        Command::Alert(a @ crate::cli::AlertCommand::Test) => return alert::run(&ctx, a),
+        // Raises an alert and delivers it (and any queued ones) like every job.
+        Command::Alert(a) => alert::run(&ctx, a),
     };
     let locked = matches!(&result, Err(e) if crate::exit::classify(e) == Exit::Locked);
     // A run that found the lock held leaves the queue to the run that holds it.

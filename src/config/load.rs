@@ -58,6 +58,16 @@ pub fn load(path: &Path) -> Result<(Config, Secrets), ConfigError> {
     };
     config.paths.resolve_against(&root);
     config.alerts.resolve_against(&root);
+    for p in [
+        &mut config.schedule.binary,
+        &mut config.schedule.environment_file,
+        &mut config.schedule.prometheus_file,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *p = resolve(&root, p);
+    }
     let mut issues = Vec::new();
     if !root.is_dir() {
         // Never created on the fly: a mistyped root would scatter state/, data/ and logs/ in

@@ -7,6 +7,7 @@
 
 mod load;
 mod promotion;
+mod schedule;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{Secrets, load, resolve};
 pub use promotion::{PhaseOverride, PromotionConfig, ValidationConfig};
+
+pub use schedule::{LogConfig, LogFormat, ScheduleConfig};
 
 use crate::risk::RiskConfig;
 use crate::strategy::hierarchical::HierarchicalParams;
@@ -126,6 +129,12 @@ pub struct Config {
     /// Alerts by e-mail (#21): [`crate::alert::config`].
     #[serde(default)]
     pub alerts: crate::alert::AlertsConfig,
+    /// When the unattended jobs run (README "Operate it").
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Per-day log files.
+    #[serde(default)]
+    pub log: LogConfig,
     /// The file this config came from (set by the loader).
     #[serde(skip)]
     pub source_file: PathBuf,
@@ -652,6 +661,8 @@ impl Config {
             &mut out,
         );
         self.alerts.validate(&mut out);
+        self.schedule.validate(&mut out);
+        self.log.validate(&mut out);
         out
     }
 

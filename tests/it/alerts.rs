@@ -354,3 +354,40 @@ fn alerts_below_min_severity_are_only_logged() {
     preflight(&sb, T0);
     assert_eq!(s.messages().len(), 1);
 }
+
+/// What `trader-failure@.service` runs when a scheduled unit fails (systemd `OnFailure=`): one
+/// critical message naming the unit and its exit status, deduplicated per unit.
+#[test]
+fn a_failed_scheduled_unit_sends_one_critical_alert_naming_it() {
+    let mail = tempfile::tempdir().expect("tempdir");
+    let Some(s) = sink(mail.path(), 0) else {
+        return;
+    };
+    let sb = Sandbox::with_sample(&config(s.port, ""));
+    // An installed setup has a state (the dedup book lives there): a NO-GO creates it here.
+    preflight(&sb, "2026-05-01T19:40:00Z");
+    let before = s.messages().len();
+    let args = [
+        "alert",
+        "job-failed",
+        "--unit",
+        "trader-trade@demo.service",
+        "--exit-status",
+        "3",
+    ];
+    let out = run(&sb, T0, &args, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = s.messages();
+    let subjects: Vec<String> = got.iter().map(|m| m.subject()).collect();
+    assert_eq!(got.len(), before + 1, "{subjects:?}");
+    let m = &got[before];
+    assert_eq!(
+        m.subject(),
+        "[trader] CRITICAL: trader-trade@demo.service failed (exit 3)"
+    );
+    assert!(m.body().contains("journalctl -u trader-trade@demo.service"));
+    // The same unit failing again within the window is held back, not resent.
+    let out = run(&sb, "2026-05-01T19:55:00Z", &args, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s.messages().len(), before + 1, "deduplicated per unit");
+}

@@ -154,7 +154,7 @@ fn starttls_with_auth_and_implicit_tls_are_used_and_the_password_is_never_writte
     assert_eq!(code(&out), 5, "refused AUTH: {}", stderr(&out));
     assert!(stderr(&out).contains("(535)"), "{}", stderr(&out));
     written.extend([stdout(&out), stderr(&out)]);
-    written.push(std::fs::read_to_string(sb.path().join("logs/trader.log")).expect("log"));
+    written.push(crate::common::log_text(&sb));
     written.push(state(&sb).to_string());
     for w in &written {
         assert!(!w.contains(PASSWORD), "password leaked: {w}");

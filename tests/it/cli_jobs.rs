@@ -54,7 +54,8 @@ fn health_is_ok_on_fresh_sample_and_critical_when_stale() {
             "lock",
             "disk",
             "bars",
-            "kill_switch"
+            "kill_switch",
+            "jobs"
         ]
     );
     let out = sb.run_at("2026-06-01T15:00:00Z", &["--json", "health"]);

@@ -91,3 +91,19 @@ pub fn text_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<String> {
         .map(|s| s.unwrap_or_default().to_string())
         .collect()
 }
+
+/// Every per-day log file of the sandbox (`logs/trader-YYYY-MM-DD.log`), oldest first, joined.
+pub fn log_text(sb: &Sandbox) -> String {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sb.path().join("logs"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("trader-"))
+    });
+    files.sort();
+    files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("log file"))
+        .collect()
+}

@@ -168,8 +168,8 @@ fn parquet_names(snap: &BTreeMap<String, Vec<u8>>) -> Vec<&str> {
 
 /// Neither key appears in anything the run printed or wrote.
 fn assert_no_secret_leak(sb: &Sandbox, out: &Output) {
-    let mut texts = vec![stdout(out), stderr(out)];
-    for f in ["logs/trader.log", "state/state.json"] {
+    let mut texts = vec![stdout(out), stderr(out), super::common::log_text(sb)];
+    for f in ["state/state.json"] {
         if let Ok(t) = std::fs::read_to_string(sb.path().join(f)) {
             texts.push(t);
         }

@@ -318,7 +318,7 @@ fn each_retry_is_logged_with_its_reason_and_wait_at_v() {
         ),
         "{err}"
     );
-    let log = std::fs::read_to_string(sb.path().join("logs/trader.log")).expect("log");
+    let log = crate::common::log_text(&sb);
     assert!(log.contains("HTTP 503 (attempt 1 of 2)"), "{log}");
     // One clock: log lines carry TRADER_NOW (advanced by the run time), like the state.
     assert!(

@@ -77,7 +77,7 @@ fn an_error_body_that_echoes_the_keys_is_masked_everywhere() {
         err.contains("forbidden: key *** with secret *** is not"),
         "{err}"
     );
-    let log = std::fs::read_to_string(sb.path().join("logs/trader.log")).expect("log written");
+    let log = super::common::log_text(&sb);
     assert!(log.contains("forbidden: key ***"), "{log}");
     let all = everything_written(&sb, &out);
     assert!(

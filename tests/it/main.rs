@@ -22,6 +22,8 @@ mod perf_feeds;
 mod preflight_gates;
 mod preflight_policy;
 mod replay;
+mod schedule_jobs;
+mod schedule_units;
 mod smtp_sink;
 mod state_crash;
 mod state_files;

@@ -190,7 +190,7 @@ fn fetch_today_fails_without_a_fetch_when_the_source_is_remote() {
         stdout(&out),
         stderr(&out),
         std::fs::read_to_string(state_path(&sb)).expect("state"),
-        std::fs::read_to_string(sb.path().join("logs/trader.log")).expect("log"),
+        super::common::log_text(&sb),
     ];
     for (_, secret) in env {
         for w in &written {
