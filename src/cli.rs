@@ -44,6 +44,15 @@ pub enum Command {
     Risk(RiskArgs),
     /// System health; exit 3 when a check needs a person.
     Health,
+    /// Kill switch on, cancel every open order, sell every position at the broker.
+    EmergencyExit(EmergencyExitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmergencyExitArgs {
+    /// Act without asking (otherwise it shows what it will do and waits for `CONFIRM`).
+    #[arg(long)]
+    pub confirm: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

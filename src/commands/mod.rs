@@ -17,6 +17,7 @@ macro_rules! outln {
 pub mod backtest;
 mod daily;
 pub mod dry_run;
+pub mod emergency_exit;
 pub mod fetch;
 mod fetch_remote;
 pub mod health;
@@ -97,6 +98,7 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Backtest(_) => "backtest",
         Command::Risk(_) => "risk",
         Command::Health => "health",
+        Command::EmergencyExit(_) => "emergency-exit",
     }
 }
 
@@ -150,6 +152,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
         Command::Health => health::run(cli),
+        Command::EmergencyExit(a) => emergency_exit::run(&ctx, a),
     }
 }
 

@@ -110,6 +110,8 @@ pub struct Config {
     pub health: HealthConfig,
     #[serde(default)]
     pub backtest: BacktestConfig,
+    #[serde(default)]
+    pub execution: ExecutionConfig,
     /// The file this config came from (set by the loader).
     #[serde(skip)]
     pub source_file: PathBuf,
@@ -325,6 +327,37 @@ impl Default for HealthConfig {
         HealthConfig {
             min_free_disk_mb: 200,
             max_stale_sessions: 1,
+        }
+    }
+}
+
+/// Order execution (`paper`, `live`, `emergency-exit`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionConfig {
+    /// How often an open order is polled, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long an order may stay open before its remainder is canceled, in milliseconds.
+    pub fill_timeout_ms: u64,
+    /// Collar of the marketable limit orders around the decision price, in percent.
+    pub max_slippage_pct: f64,
+    /// Cash difference (dollars) reconciliation accepts between the broker and the state.
+    pub reconcile_cash_tolerance: f64,
+    /// `emergency-exit`: sell limits this many percent below the quote.
+    pub emergency_collar_pct: f64,
+    /// `emergency-exit`: how long to wait for another job's state lock, in milliseconds.
+    pub lock_wait_ms: u64,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> Self {
+        ExecutionConfig {
+            poll_interval_ms: 500,
+            fill_timeout_ms: 60_000,
+            max_slippage_pct: 1.0,
+            reconcile_cash_tolerance: 1.0,
+            emergency_collar_pct: 5.0,
+            lock_wait_ms: 30_000,
         }
     }
 }
@@ -557,6 +590,38 @@ impl Config {
             1000.0,
             &mut out,
         );
+        let x = &self.execution;
+        let hour = 3_600_000.0;
+        for (key, v, lo, hi) in [
+            (
+                "execution.poll_interval_ms",
+                x.poll_interval_ms as f64,
+                1.0,
+                60_000.0,
+            ),
+            (
+                "execution.fill_timeout_ms",
+                x.fill_timeout_ms as f64,
+                0.0,
+                hour,
+            ),
+            ("execution.max_slippage_pct", x.max_slippage_pct, 0.0, 50.0),
+            (
+                "execution.reconcile_cash_tolerance",
+                x.reconcile_cash_tolerance,
+                0.0,
+                1e6,
+            ),
+            (
+                "execution.emergency_collar_pct",
+                x.emergency_collar_pct,
+                0.0,
+                50.0,
+            ),
+            ("execution.lock_wait_ms", x.lock_wait_ms as f64, 0.0, hour),
+        ] {
+            range_issue(key, v, lo, hi, &mut out);
+        }
         range_issue(
             "backtest.initial_capital",
             self.backtest.initial_capital,
