@@ -60,21 +60,26 @@ pub fn run(ctx: &Ctx, args: &EmergencyExitArgs) -> Result<Exit> {
             return Ok(Exit::Usage);
         }
     }
-    let created =
-        engage_kill_switch(&cfg.paths.kill_switch, &user(), ctx.clock()).with_context(|| {
-            format!(
-                "creating the kill switch {}",
-                cfg.paths.kill_switch.display()
-            )
-        })?;
-    let switch_note = if created {
-        format!("created {}", cfg.paths.kill_switch.display())
-    } else {
-        format!(
-            "already present: {} (left as it is)",
-            cfg.paths.kill_switch.display()
-        )
-    };
+    // An exit that refuses to exit is worse than one without the switch: on without it,
+    // loudly, and exit 1 at the end.
+    let (switch_note, switch_ok) =
+        match engage_kill_switch(&cfg.paths.kill_switch, &user(), ctx.clock()) {
+            Ok(true) => (format!("created {}", cfg.paths.kill_switch.display()), true),
+            Ok(false) => (
+                format!(
+                    "already present: {} (left as it is)",
+                    cfg.paths.kill_switch.display()
+                ),
+                true,
+            ),
+            Err(e) => (
+                format!(
+                    "NOT CREATED: {}: {e} — a running job is not stopped",
+                    cfg.paths.kill_switch.display()
+                ),
+                false,
+            ),
+        };
     ctx.log
         .warn(&format!("EMERGENCY EXIT: kill switch {switch_note}"));
     let held = wait_for_lock(ctx, Duration::from_millis(x.lock_wait_ms));
@@ -90,7 +95,7 @@ pub fn run(ctx: &Ctx, args: &EmergencyExitArgs) -> Result<Exit> {
     let outcome = liquidate::run(&mut broker, &settings, &mut |m| ctx.log.info(m))
         .context("liquidating at the broker")?;
     let account = broker.account().ok();
-    let mut failed = !outcome.flat();
+    let mut failed = !outcome.flat() || !switch_ok;
     let ledgers = match write_ledgers(ctx, date, &outcome) {
         Ok(()) => format!("written to {}", cfg.paths.ledger_dir.display()),
         Err(e) => {
@@ -134,6 +139,10 @@ fn open_broker(ctx: &Ctx, date: NaiveDate) -> Result<SimBroker> {
         super::dry_run::cost_model(cfg),
     )
     .context("opening the simulated account")?;
+    // `account.sim_faults` joins when the config has it (h19core); the env works now.
+    sim.faults = crate::broker::sim::SimFaults::from_env_or(None)
+        .map_err(|e| ExitError::new(Exit::Usage, e))?;
+    sim.now = ctx.clock();
     let mut symbols: Vec<String> = sim.book.positions.keys().cloned().collect();
     symbols.extend(
         sim.book
@@ -310,71 +319,71 @@ fn write_ledgers(ctx: &Ctx, date: NaiveDate, out: &Outcome) -> Result<()> {
     Ok(())
 }
 
-/// One row per execution: date, ids, symbol, side, qty, price, commission, slippage against
-/// the quote in bps (positive = worse than the quote), the order's fill status, phase.
+/// One row per execution, in the columns of the engine's fills ledger (h19core's
+/// `execution::fills`): date, ids, symbol, side, qty, price, commission (dollars), the quote
+/// as the decision price, slippage against it in bps (positive = worse), status `filled`.
+/// The phase is in the orders ledger (and in the `emx-` ids).
 fn fills_table(date: NaiveDate, out: &Outcome) -> Table {
+    struct Row<'a> {
+        order: &'a crate::broker::BrokerOrder,
+        exec: String,
+        qty: i64,
+        price: f64,
+        commission_cents: i64,
+        quote: f64,
+    }
     let mut rows = Vec::new();
     for p in &out.placed {
         let o = &p.order;
-        let status = if o.filled_qty >= o.qty {
-            "filled"
-        } else {
-            "partially_filled"
+        let row = |exec: String, qty, price, commission_cents| Row {
+            order: o,
+            exec,
+            qty,
+            price,
+            commission_cents,
+            quote: p.quote,
         };
-        let execs: Vec<(String, i64, f64, i64)> = if o.executions.is_empty() {
-            match o.avg_fill_price {
-                Some(px) if o.filled_qty > 0 => {
-                    vec![(
-                        o.broker_order_id.clone(),
-                        o.filled_qty,
-                        px,
-                        o.commission_cents,
-                    )]
-                }
-                _ => Vec::new(),
+        if o.executions.is_empty() {
+            // A venue that reports only the order's totals: one row for them.
+            if let Some(px) = o.avg_fill_price.filter(|_| o.filled_qty > 0) {
+                rows.push(row(
+                    o.broker_order_id.clone(),
+                    o.filled_qty,
+                    px,
+                    o.commission_cents,
+                ));
             }
         } else {
-            o.executions
-                .iter()
-                .map(|e| (e.id.clone(), e.qty, e.price, e.commission_cents))
-                .collect()
-        };
-        for (exec, qty, price, commission) in execs {
-            let sign = if o.side == Side::Sell { 1.0 } else { -1.0 };
-            let bps = sign * (p.quote - price) / p.quote * 10_000.0;
-            rows.push((o, exec, qty, price, commission, bps, status));
+            for e in &o.executions {
+                rows.push(row(e.id.clone(), e.qty, e.price, e.commission_cents));
+            }
         }
     }
+    let n = rows.len();
+    let s = |f: &dyn Fn(&Row) -> String| Col::Str(rows.iter().map(f).collect());
+    let x = |f: &dyn Fn(&Row) -> f64| Col::F64(rows.iter().map(|r| Some(f(r))).collect());
     let mut t = Table::default();
-    let s = |f: &dyn Fn(
-        &(
-            &crate::broker::BrokerOrder,
-            String,
-            i64,
-            f64,
-            i64,
-            f64,
-            &str,
-        ),
-    ) -> String| { Col::Str(rows.iter().map(f).collect()) };
-    t.push("date", Col::Date(vec![date; rows.len()]))
-        .push("client_order_id", s(&|r| r.0.client_order_id.0.clone()))
-        .push("broker_order_id", s(&|r| r.0.broker_order_id.clone()))
-        .push("execution_id", s(&|r| r.1.clone()))
-        .push("symbol", s(&|r| r.0.symbol.clone()))
-        .push("side", s(&|r| r.0.side.as_str().into()))
-        .push("qty", Col::I64(rows.iter().map(|r| r.2).collect()))
-        .push("price", Col::F64(rows.iter().map(|r| Some(r.3)).collect()))
+    t.push("date", Col::Date(vec![date; n]))
+        .push("client_order_id", s(&|r| r.order.client_order_id.0.clone()))
+        .push("broker_order_id", s(&|r| r.order.broker_order_id.clone()))
+        .push("execution_id", s(&|r| r.exec.clone()))
+        .push("symbol", s(&|r| r.order.symbol.clone()))
+        .push("side", s(&|r| r.order.side.as_str().into()))
+        .push("qty", Col::I64(rows.iter().map(|r| r.qty).collect()))
+        .push("price", x(&|r| r.price))
         .push(
-            "commission_cents",
-            Col::I64(rows.iter().map(|r| r.4).collect()),
+            "commission",
+            x(&|r| crate::money::dollars(r.commission_cents)),
         )
+        .push("decision_price", x(&|r| r.quote))
         .push(
             "slippage_bps",
-            Col::F64(rows.iter().map(|r| Some(r.5)).collect()),
+            x(&|r| {
+                let d = (r.price - r.quote) / r.quote * 10_000.0;
+                if r.order.side == Side::Sell { -d } else { d }
+            }),
         )
-        .push("status", s(&|r| r.6.into()))
-        .push("phase", Col::Str(vec![PHASE.into(); rows.len()]));
+        .push("status", Col::Str(vec!["filled".into(); n]));
     t
 }
 
@@ -465,7 +474,9 @@ fn record_state(
 
 fn one_line(out: &Outcome) -> String {
     let sold = out.sold();
-    if out.flat() {
+    if out.flat() && out.canceled.is_empty() && out.placed.is_empty() {
+        "nothing to do: no position and no open order at the broker".into()
+    } else if out.flat() {
         format!(
             "flat: {} order(s) canceled, {} position(s) sold",
             out.canceled.len(),

@@ -143,8 +143,11 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         now,
         started: std::time::Instant::now(),
     };
-    // Every command says so while the kill switch is present (health reports it as a check).
-    ctx.report_kill_switch();
+    // Every command says so while the kill switch is present (health reports it as a check;
+    // emergency-exit creates it and sends its orders regardless, and says so itself).
+    if !matches!(cli.command, Command::EmergencyExit(_)) {
+        ctx.report_kill_switch();
+    }
     match &cli.command {
         Command::Fetch(a) => fetch::run(&ctx, a),
         Command::Preflight(a) => preflight::run(&ctx, a),

@@ -6,6 +6,7 @@ mod calendar;
 mod cli_jobs;
 mod common;
 mod config_errors;
+mod emergency_exit;
 mod fetch_cli;
 mod fetch_sources;
 mod fuzz_config;

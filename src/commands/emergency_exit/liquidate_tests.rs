@@ -47,7 +47,7 @@ fn order(id: &str, symbol: &str, side: Side, qty: i64, status: OrderStatus) -> B
 impl Venue {
     fn new(positions: &[(&str, i64, f64)]) -> Venue {
         Venue {
-            cash: 1_000_00,
+            cash: 100_000,
             positions: positions
                 .iter()
                 .map(|(s, q, _)| (s.to_string(), *q))
