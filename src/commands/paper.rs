@@ -110,8 +110,14 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
                     orders,
                 },
             );
-            save(state).map_err(ExecError::Save)?;
-            kill_point("journal_saved");
+            if state
+                .journal
+                .get(&date)
+                .is_some_and(|j| !j.orders.is_empty())
+            {
+                save(state).map_err(ExecError::Save)?;
+                kill_point("journal_saved");
+            }
         }
         engine.submit_phase(state, OrderPhase::Sell, &mut save)?;
         engine.wait_phase(state, OrderPhase::Sell, &mut save)?;

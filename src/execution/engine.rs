@@ -1,8 +1,8 @@
 //! Sending the day's journaled orders and following them to a final status.
 //!
-//! Every step is written ahead: an order is marked `submitted` and the state saved before
-//! it is sent, and every broker reply is adopted into the journal (and its new executions
-//! into the state's account record) and saved. The kill switch is checked immediately
+//! Every step is written ahead: the plan is saved as `intended` before anything is sent,
+//! and every broker reply is adopted into the journal (and its new executions into the
+//! state's account record) and saved. The kill switch is checked immediately
 //! before each submission. After `fill_timeout_ms` the unfilled rest of a phase is cancelled
 //! and the final status recorded.
 
@@ -146,9 +146,11 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
                 order_type: OrderType::Limit,
                 time_in_force: TimeInForce::Day,
             };
+            // Not saved before sending: a crash here leaves the order `intended`, and the
+            // rerun looks its id up first (found → adopted; not found → sent under the same
+            // id, which the broker never books twice).
             o.status = JournalStatus::Submitted;
             o.updated_at = (self.clock)();
-            self.save(state, save)?;
             kill_point("before_send");
             let reply = self.broker.submit(&req);
             kill_point("submitted");

@@ -14,6 +14,7 @@ mod golden_cells;
 mod hostile_config;
 mod http_double;
 mod lock_race;
+mod paper;
 mod preflight_gates;
 mod replay;
 mod state_crash;
