@@ -189,6 +189,9 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
                 }
             }
             self.save(state, save)?;
+            if self.order(state, i)?.status == JournalStatus::PartiallyFilled {
+                kill_point("partial");
+            }
         }
         Ok(())
     }
