@@ -156,6 +156,42 @@ pub fn append(
     write_frame(path, &mut combined)
 }
 
+/// Append `table` to the ledger at `path`, first dropping the rows of `date` whose `phase`
+/// column is `phase` (a ledger `dry-run` and `paper` share keeps each one's rows).
+pub fn append_phase(
+    path: &Path,
+    table: &Table,
+    date: NaiveDate,
+    phase: &str,
+) -> Result<(), LedgerError> {
+    let new = table.to_frame().map_err(|e| err(path, e))?;
+    let mut combined = match read(path)? {
+        None => new,
+        Some(old) => {
+            let day = to_days(date);
+            let dates = old.column("date").map_err(|e| err(path, e))?;
+            let dates = dates.date().map_err(|e| err(path, e))?.physical();
+            let phases = old.column("phase").map_err(|e| err(path, e))?;
+            let phases = phases.str().map_err(|e| err(path, e))?;
+            let keep: BooleanChunked = dates
+                .iter()
+                .zip(phases.iter())
+                .map(|(d, p)| Some(!(d == Some(day) && p == Some(phase))))
+                .collect();
+            let old = old.filter(&keep).map_err(|e| err(path, e))?;
+            old.vstack(&new).map_err(|e| {
+                err(
+                    path,
+                    format!(
+                        "new rows do not match the ledger's columns ({e}); move the old file aside"
+                    ),
+                )
+            })?
+        }
+    };
+    write_frame(path, &mut combined)
+}
+
 /// The executed fills of a fills ledger (`date, symbol, side, qty, price, status`), oldest
 /// first, for the compliance rules' activity. Rows with status other than `filled` or
 /// `partially_filled` are skipped; a malformed row is an error naming its row and field.

@@ -21,7 +21,9 @@ pub mod emergency_exit;
 pub mod fetch;
 mod fetch_remote;
 pub mod health;
+pub mod paper;
 pub mod preflight;
+pub mod reconcile;
 pub mod risk;
 
 use anyhow::{Context, Result};
@@ -95,6 +97,8 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Fetch(_) => "fetch",
         Command::Preflight(_) => "preflight",
         Command::DryRun(_) => "dry-run",
+        Command::Paper(_) => "paper",
+        Command::Reconcile(_) => "reconcile",
         Command::Backtest(_) => "backtest",
         Command::Risk(_) => "risk",
         Command::Health => "health",
@@ -152,6 +156,8 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Fetch(a) => fetch::run(&ctx, a),
         Command::Preflight(a) => preflight::run(&ctx, a),
         Command::DryRun(a) => dry_run::run(&ctx, a),
+        Command::Paper(a) => paper::run(&ctx, a),
+        Command::Reconcile(a) => reconcile::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
         Command::Health => health::run(cli),

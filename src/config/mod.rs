@@ -169,6 +169,9 @@ pub struct AccountConfig {
     pub broker: BrokerKind,
     /// Starting cash of the simulated account on its first run, in dollars.
     pub initial_capital: f64,
+    /// Faults of the simulated venue, for tests and demos (`partial=PCT`, `reject=SYM+SYM`,
+    /// `lose_reply=SYM+SYM`, `fill_after=N`); env `TRADER_SIM_FAULTS` wins.
+    pub sim_faults: Option<String>,
 }
 
 impl Default for AccountConfig {
@@ -176,6 +179,38 @@ impl Default for AccountConfig {
         AccountConfig {
             broker: BrokerKind::Sim,
             initial_capital: 10_000.0,
+            sim_faults: None,
+        }
+    }
+}
+
+/// How the execution engine sends and watches orders (`paper`, and `live` next).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionConfig {
+    /// Pause between two looks at an open order, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a phase (sells, then buys) waits for fills before cancelling the rest.
+    pub fill_timeout_ms: u64,
+    /// The collar of the marketable limit orders around the decision price, in percent.
+    pub max_slippage_pct: f64,
+    /// Cash may differ this many dollars between the broker and the state's record.
+    pub reconcile_cash_tolerance: f64,
+    /// The wider collar of `emergency-exit`'s liquidation orders, in percent.
+    pub emergency_collar_pct: f64,
+    /// How long `emergency-exit` waits for a running job's lock, in milliseconds.
+    pub lock_wait_ms: u64,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> Self {
+        ExecutionConfig {
+            poll_interval_ms: 500,
+            fill_timeout_ms: 60_000,
+            max_slippage_pct: 1.0,
+            reconcile_cash_tolerance: 1.0,
+            emergency_collar_pct: 5.0,
+            lock_wait_ms: 30_000,
         }
     }
 }
@@ -331,37 +366,6 @@ impl Default for HealthConfig {
     }
 }
 
-/// Order execution (`paper`, `live`, `emergency-exit`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExecutionConfig {
-    /// How often an open order is polled, in milliseconds.
-    pub poll_interval_ms: u64,
-    /// How long an order may stay open before its remainder is canceled, in milliseconds.
-    pub fill_timeout_ms: u64,
-    /// Collar of the marketable limit orders around the decision price, in percent.
-    pub max_slippage_pct: f64,
-    /// Cash difference (dollars) reconciliation accepts between the broker and the state.
-    pub reconcile_cash_tolerance: f64,
-    /// `emergency-exit`: sell limits this many percent below the quote.
-    pub emergency_collar_pct: f64,
-    /// `emergency-exit`: how long to wait for another job's state lock, in milliseconds.
-    pub lock_wait_ms: u64,
-}
-
-impl Default for ExecutionConfig {
-    fn default() -> Self {
-        ExecutionConfig {
-            poll_interval_ms: 500,
-            fill_timeout_ms: 60_000,
-            max_slippage_pct: 1.0,
-            reconcile_cash_tolerance: 1.0,
-            emergency_collar_pct: 5.0,
-            lock_wait_ms: 30_000,
-        }
-    }
-}
-
 /// Backtest defaults.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -472,6 +476,51 @@ impl Config {
             1e12,
             &mut out,
         );
+        if let Some(f) = &self.account.sim_faults
+            && let Err(e) = crate::broker::sim::SimFaults::parse(f)
+        {
+            out.push(Issue {
+                key: "account.sim_faults".into(),
+                value: f.clone(),
+                allowed: e,
+            });
+        }
+        let x = &self.execution;
+        for (key, v, lo, hi) in [
+            (
+                "execution.poll_interval_ms",
+                x.poll_interval_ms as f64,
+                1.0,
+                60_000.0,
+            ),
+            (
+                "execution.fill_timeout_ms",
+                x.fill_timeout_ms as f64,
+                0.0,
+                3_600_000.0,
+            ),
+            ("execution.max_slippage_pct", x.max_slippage_pct, 0.0, 10.0),
+            (
+                "execution.reconcile_cash_tolerance",
+                x.reconcile_cash_tolerance,
+                0.0,
+                1e6,
+            ),
+            (
+                "execution.emergency_collar_pct",
+                x.emergency_collar_pct,
+                0.0,
+                50.0,
+            ),
+            (
+                "execution.lock_wait_ms",
+                x.lock_wait_ms as f64,
+                0.0,
+                3_600_000.0,
+            ),
+        ] {
+            range_issue(key, v, lo, hi, &mut out);
+        }
         let p = &self.portfolio;
         if let Some(d) = p.drift_rebalance_pct {
             range_issue("portfolio.drift_rebalance_pct", d, 0.0, 100.0, &mut out);
@@ -590,38 +639,6 @@ impl Config {
             1000.0,
             &mut out,
         );
-        let x = &self.execution;
-        let hour = 3_600_000.0;
-        for (key, v, lo, hi) in [
-            (
-                "execution.poll_interval_ms",
-                x.poll_interval_ms as f64,
-                1.0,
-                60_000.0,
-            ),
-            (
-                "execution.fill_timeout_ms",
-                x.fill_timeout_ms as f64,
-                0.0,
-                hour,
-            ),
-            ("execution.max_slippage_pct", x.max_slippage_pct, 0.0, 50.0),
-            (
-                "execution.reconcile_cash_tolerance",
-                x.reconcile_cash_tolerance,
-                0.0,
-                1e6,
-            ),
-            (
-                "execution.emergency_collar_pct",
-                x.emergency_collar_pct,
-                0.0,
-                50.0,
-            ),
-            ("execution.lock_wait_ms", x.lock_wait_ms as f64, 0.0, hour),
-        ] {
-            range_issue(key, v, lo, hi, &mut out);
-        }
         range_issue(
             "backtest.initial_capital",
             self.backtest.initial_capital,

@@ -89,6 +89,12 @@ pub struct State {
     /// Account equity at each trading run, oldest first (drawdown budget, circuit breaker).
     #[serde(default)]
     pub equity_history: Vec<EquityPoint>,
+    /// The write-ahead order journal per trading date (paper/live).
+    #[serde(default)]
+    pub journal: crate::execution::journal::Journal,
+    /// Reconciliation mismatches found and accepted, oldest first.
+    #[serde(default)]
+    pub reconciliations: Vec<crate::execution::reconcile::ReconcileRecord>,
 }
 
 /// Positions and cash at one moment.
@@ -199,6 +205,8 @@ impl State {
                 reason: "state created".into(),
             }],
             equity_history: Vec::new(),
+            journal: Default::default(),
+            reconciliations: Vec::new(),
         }
     }
 

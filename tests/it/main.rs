@@ -15,6 +15,8 @@ mod golden_cells;
 mod hostile_config;
 mod http_double;
 mod lock_race;
+mod paper;
+mod paper_crash;
 mod preflight_gates;
 mod replay;
 mod state_crash;
