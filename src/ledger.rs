@@ -192,6 +192,43 @@ pub fn append_phase(
     write_frame(path, &mut combined)
 }
 
+/// Append `table` to the ledger at `path`, first dropping the rows whose text column `key`
+/// (e.g. `client_order_id`) holds a value the new rows hold: rewriting an order's rows
+/// replaces them, and the rows of other orders on the same date (another job's, another
+/// phase's) are kept.
+pub fn append_replacing(path: &Path, table: &Table, key: &str) -> Result<(), LedgerError> {
+    let new = table.to_frame().map_err(|e| err(path, e))?;
+    let mut combined = match read(path)? {
+        None => new,
+        Some(old) => {
+            let fresh: std::collections::BTreeSet<&str> = new
+                .column(key)
+                .and_then(|c| c.str())
+                .map_err(|e| err(path, e))?
+                .iter()
+                .flatten()
+                .collect();
+            let keys = old.column(key).map_err(|e| err(path, e))?;
+            let keep: BooleanChunked = keys
+                .str()
+                .map_err(|e| err(path, e))?
+                .iter()
+                .map(|k| Some(!k.is_some_and(|k| fresh.contains(k))))
+                .collect();
+            let old = old.filter(&keep).map_err(|e| err(path, e))?;
+            old.vstack(&new).map_err(|e| {
+                err(
+                    path,
+                    format!(
+                        "new rows do not match the ledger's columns ({e}); move the old file aside"
+                    ),
+                )
+            })?
+        }
+    };
+    write_frame(path, &mut combined)
+}
+
 /// The executed fills of a fills ledger (`date, symbol, side, qty, price, status`), oldest
 /// first, for the compliance rules' activity. Rows with status other than `filled` or
 /// `partially_filled` are skipped; a malformed row is an error naming its row and field.

@@ -139,9 +139,12 @@ fn open_broker(ctx: &Ctx, date: NaiveDate) -> Result<SimBroker> {
         super::dry_run::cost_model(cfg),
     )
     .context("opening the simulated account")?;
-    // `account.sim_faults` joins when the config has it (h19core); the env works now.
-    sim.faults = crate::broker::sim::SimFaults::from_env_or(None)
+    sim.faults = crate::broker::sim::SimFaults::from_env_or(cfg.account.sim_faults.as_deref())
         .map_err(|e| ExitError::new(Exit::Usage, e))?;
+    if sim.faults != crate::broker::sim::SimFaults::default() {
+        ctx.log
+            .warn(&format!("sim venue faults in force: {:?}", sim.faults));
+    }
     sim.now = ctx.clock();
     let mut symbols: Vec<String> = sim.book.positions.keys().cloned().collect();
     symbols.extend(
@@ -285,7 +288,8 @@ fn typed_confirm() -> Result<bool> {
     Ok(line.trim() == "CONFIRM")
 }
 
-/// Orders and fills rows of the liquidation orders (appended: every id is new).
+/// Orders and fills rows of the liquidation orders, keyed by client order id (every id is
+/// new, and a rewrite of one replaces its rows).
 fn write_ledgers(ctx: &Ctx, date: NaiveDate, out: &Outcome) -> Result<()> {
     if out.placed.is_empty() {
         return Ok(());
@@ -308,13 +312,13 @@ fn write_ledgers(ctx: &Ctx, date: NaiveDate, out: &Outcome) -> Result<()> {
         .collect();
     let mut t = super::dry_run::orders_table(intents.iter().map(|(id, o)| (date, id.clone(), o)));
     t.push("phase", Col::Str(vec![PHASE.into(); intents.len()]));
-    ledger::append(&dir.join("orders.parquet"), &t, None)?;
+    ledger::append_replacing(&dir.join("orders.parquet"), &t, "client_order_id")?;
     let f = fills_table(date, out);
     if f.cols
         .first()
         .is_some_and(|(_, c)| matches!(c, Col::Date(v) if !v.is_empty()))
     {
-        ledger::append(&dir.join("fills.parquet"), &f, None)?;
+        ledger::append_replacing(&dir.join("fills.parquet"), &f, "client_order_id")?;
     }
     Ok(())
 }
@@ -439,6 +443,9 @@ fn record_state(
         });
         state.record_equity(date, crate::money::dollars(a.equity_cents));
     }
+    // The holdings no longer follow the last rebalance: without this the rebalance gate
+    // would compare new targets with the old ones and hold cash after a `resume`.
+    state.last_targets = None;
     let open: Vec<&str> = out
         .orders_left
         .iter()

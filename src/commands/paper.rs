@@ -215,10 +215,12 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
         &d.tradables,
         fills::orders_table(date, orders, JOB),
     )?;
-    ledger::append(
+    // Keyed by order id: a rerun rewrites its own orders' rows and keeps the date's other
+    // rows (an emergency-exit's sales the same day).
+    ledger::append_replacing(
         &ledger_dir.join("fills.parquet"),
         &fills::fills_table(date, orders),
-        Some(date),
+        "client_order_id",
     )?;
     kill_point("ledgers_written");
     record(ctx, &mut job, date, JobResult::Ok, &detail)?;

@@ -544,3 +544,56 @@ fn perf_emergency_exit_50_positions() {
     // Far above the target, far below one poll interval per order: catches a wait per order.
     assert!(median < Duration::from_secs(5), "median {median:?}");
 }
+
+/// After an emergency exit, `halt` lifted and `paper` run the same day: paper reconciles with
+/// the account the exit recorded and trades, and its fills rows do not replace the exit's.
+#[test]
+fn paper_after_an_exit_the_same_day_reconciles_and_keeps_the_exit_s_ledger_rows() {
+    use crate::paper::{D1, D2, run_env as paper_env, sandbox};
+    let sb = sandbox("");
+    let out = paper_env(&sb, &["paper", "--date", D1], &[]);
+    assert_eq!(
+        code(&out),
+        0,
+        "paper {D1}: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        !read_book(&sb).positions.is_empty(),
+        "paper bought something"
+    );
+    let out = exit_confirm(&sb);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let sold = emx_orders(&read_book(&sb)).len();
+    assert!(sold > 0);
+    // Halted: paper sends nothing.
+    let out = paper_env(&sb, &["paper", "--date", D2], &[]);
+    assert_eq!(code(&out), 4, "{}\n{}", stdout(&out), stderr(&out));
+    std::fs::remove_file(sb.path().join("state/KILL")).expect("resume");
+    let out = paper_env(&sb, &["paper", "--date", D2], &[]);
+    assert_eq!(
+        code(&out),
+        0,
+        "paper {D2}: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let fills = table(&sb.path().join("ledger/fills.parquet"));
+    let ids = text_column(&fills, "client_order_id");
+    assert_eq!(
+        ids.iter().filter(|i| i.starts_with("emx-")).count(),
+        sold,
+        "{ids:?}"
+    );
+    assert!(
+        ids.iter().any(|i| i.starts_with("hav35b-20260501-")),
+        "{ids:?}"
+    );
+    let orders = table(&sb.path().join("ledger/orders.parquet"));
+    let phases = text_column(&orders, "phase");
+    assert_eq!(
+        phases.iter().filter(|p| *p == "emergency-exit").count(),
+        sold
+    );
+}
