@@ -33,7 +33,7 @@ use crate::model::{OrderIntent, Side};
 use crate::state::store::{Loaded, StateStore};
 use crate::state::{AccountSnapshot, JobRecord, JobResult, State, lock};
 
-use liquidate::{Outcome, Plan, Settings};
+use liquidate::{Outcome, Placed, Plan, Settings};
 
 /// The phase written into the ledgers and the job record.
 pub const PHASE: &str = "emergency-exit";
@@ -91,6 +91,7 @@ pub fn run(ctx: &Ctx, args: &EmergencyExitArgs) -> Result<Exit> {
         poll_interval: Duration::from_millis(x.poll_interval_ms),
         fill_timeout: Duration::from_millis(x.fill_timeout_ms),
         max_attempts: liquidate::MAX_ATTEMPTS,
+        symbols: cfg.universe(),
     };
     let outcome = liquidate::run(&mut broker, &settings, &mut |m| ctx.log.info(m))
         .context("liquidating at the broker")?;
@@ -290,13 +291,45 @@ fn typed_confirm() -> Result<bool> {
 
 /// Orders and fills rows of the liquidation orders, keyed by client order id (every id is
 /// new, and a rewrite of one replaces its rows).
+///
+/// Orders an earlier run of the date sent but did not record (killed before its ledger
+/// write) are recorded too, their quote taken back from the limit it was priced at.
 fn write_ledgers(ctx: &Ctx, date: NaiveDate, out: &Outcome) -> Result<()> {
-    if out.placed.is_empty() {
+    let dir = &ctx.config.paths.ledger_dir;
+    let recorded: Vec<String> = match ledger::read(&dir.join("orders.parquet"))? {
+        Some(df) => df
+            .column("client_order_id")
+            .and_then(|c| c.str().cloned())
+            .map(|c| c.iter().flatten().map(str::to_string).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let collar = ctx.config.execution.emergency_collar_pct;
+    let mut placed: Vec<Placed> = out.placed.clone();
+    for o in &out.earlier {
+        if recorded.contains(&o.client_order_id.0) {
+            continue;
+        }
+        let quote = o
+            .limit_price
+            .map(|l| (l / (1.0 - collar / 100.0) * 100.0).round() / 100.0)
+            .or(o.avg_fill_price)
+            .unwrap_or(0.0);
+        if quote > 0.0 {
+            ctx.log.warn(&format!(
+                "recording {} of an earlier run that was not in the ledgers",
+                o.client_order_id.0
+            ));
+            placed.push(Placed {
+                order: o.clone(),
+                quote,
+            });
+        }
+    }
+    if placed.is_empty() {
         return Ok(());
     }
-    let dir = &ctx.config.paths.ledger_dir;
-    let intents: Vec<(String, OrderIntent)> = out
-        .placed
+    let intents: Vec<(String, OrderIntent)> = placed
         .iter()
         .map(|p| {
             (
@@ -313,7 +346,7 @@ fn write_ledgers(ctx: &Ctx, date: NaiveDate, out: &Outcome) -> Result<()> {
     let mut t = super::dry_run::orders_table(intents.iter().map(|(id, o)| (date, id.clone(), o)));
     t.push("phase", Col::Str(vec![PHASE.into(); intents.len()]));
     ledger::append_replacing(&dir.join("orders.parquet"), &t, "client_order_id")?;
-    let f = fills_table(date, out);
+    let f = fills_table(date, &placed);
     if f.cols
         .first()
         .is_some_and(|(_, c)| matches!(c, Col::Date(v) if !v.is_empty()))
@@ -327,7 +360,7 @@ fn write_ledgers(ctx: &Ctx, date: NaiveDate, out: &Outcome) -> Result<()> {
 /// `execution::fills`): date, ids, symbol, side, qty, price, commission (dollars), the quote
 /// as the decision price, slippage against it in bps (positive = worse), status `filled`.
 /// The phase is in the orders ledger (and in the `emx-` ids).
-fn fills_table(date: NaiveDate, out: &Outcome) -> Table {
+fn fills_table(date: NaiveDate, placed: &[Placed]) -> Table {
     struct Row<'a> {
         order: &'a crate::broker::BrokerOrder,
         exec: String,
@@ -337,7 +370,7 @@ fn fills_table(date: NaiveDate, out: &Outcome) -> Table {
         quote: f64,
     }
     let mut rows = Vec::new();
-    for p in &out.placed {
+    for p in placed {
         let o = &p.order;
         let row = |exec: String, qty, price, commission_cents| Row {
             order: o,

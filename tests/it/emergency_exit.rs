@@ -597,3 +597,44 @@ fn paper_after_an_exit_the_same_day_reconciles_and_keeps_the_exit_s_ledger_rows(
         sold
     );
 }
+
+/// A run killed after its sales but before its ledger write: the next run finds the sales
+/// at the broker by their ids and records them, once.
+#[test]
+fn sales_an_earlier_run_did_not_record_are_recorded_by_the_next() {
+    let sb = Sandbox::with_sample(FAST);
+    write_book(&sb, &book_with_positions_and_orders());
+    assert_eq!(code(&exit_confirm(&sb)), 0);
+    // As if the first run had died before writing them.
+    std::fs::remove_dir_all(sb.path().join("ledger")).expect("rm ledgers");
+    let out = exit_confirm(&sb);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let orders = table(&sb.path().join("ledger/orders.parquet"));
+    let mut ids = text_column(&orders, "client_order_id");
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec!["emx-20260501-QQQ-sell-1", "emx-20260501-TLT-sell-1"]
+    );
+    // The quote is taken back from the limit (5 % below it, rounded down to the cent).
+    let refs = orders
+        .column("ref_price")
+        .and_then(|c| c.f64().cloned())
+        .expect("ref");
+    let book = read_book(&sb);
+    for (id, r) in ids.iter().zip(refs.iter()) {
+        let limit = book.orders[&ClientOrderId(id.clone())]
+            .limit_price
+            .expect("limit");
+        let r = r.expect("ref_price");
+        assert!(
+            r * 0.95 >= limit - 1e-9 && r * 0.95 < limit + 0.011,
+            "{id}: {r} vs {limit}"
+        );
+    }
+    assert_eq!(table(&sb.path().join("ledger/fills.parquet")).height(), 2);
+    // And not a second time.
+    assert_eq!(code(&exit_confirm(&sb)), 0);
+    assert_eq!(table(&sb.path().join("ledger/orders.parquet")).height(), 2);
+    assert_eq!(table(&sb.path().join("ledger/fills.parquet")).height(), 2);
+}

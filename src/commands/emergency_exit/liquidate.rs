@@ -32,6 +32,9 @@ pub struct Settings {
     pub poll_interval: Duration,
     pub fill_timeout: Duration,
     pub max_attempts: u32,
+    /// Symbols to look up earlier liquidation orders of the date in (besides those held or
+    /// with an open order): the universe.
+    pub symbols: Vec<String>,
 }
 
 /// One sell the plan (or a retry) makes.
@@ -73,6 +76,9 @@ pub struct Outcome {
     pub problems: Vec<String>,
     /// Rounds of selling used.
     pub attempts: u32,
+    /// Liquidation orders of the date an earlier run sent (found by their ids), as they
+    /// stand: a run killed before its ledger write leaves them for the next one to record.
+    pub earlier: Vec<BrokerOrder>,
 }
 
 impl Outcome {
@@ -184,6 +190,23 @@ pub fn run(
         .map(|o| ended.get(&o.client_order_id).cloned().unwrap_or(o))
         .collect();
     let mut next_n: BTreeMap<String, u32> = BTreeMap::new();
+    let mut scan: Vec<String> = s.symbols.clone();
+    scan.extend(broker.positions()?.into_keys());
+    scan.extend(out.canceled.iter().map(|o| o.symbol.clone()));
+    scan.sort();
+    scan.dedup();
+    for sym in scan {
+        let mut n = 1;
+        loop {
+            let id = ClientOrderId::new(TAG, s.date, &sym, Side::Sell, n);
+            match broker.order_by_client_id(&id)? {
+                Some(o) => out.earlier.push(o),
+                None => break,
+            }
+            n += 1;
+        }
+        next_n.insert(sym, n);
+    }
     for attempt in 1..=s.max_attempts.max(1) {
         let positions = broker.positions()?;
         let open = broker.open_orders()?;

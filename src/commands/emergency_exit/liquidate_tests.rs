@@ -175,6 +175,7 @@ fn settings() -> Settings {
         poll_interval: Duration::from_millis(1),
         fill_timeout: Duration::from_millis(0),
         max_attempts: MAX_ATTEMPTS,
+        symbols: vec!["QQQ".into(), "TLT".into()],
     }
 }
 
@@ -261,10 +262,12 @@ fn partial_fills_are_retried_with_new_ids_and_what_is_left_is_reported() {
             (25, 12, OrderStatus::Canceled)
         ]
     );
-    // A second run later the same day goes on with the next id, never an old one.
+    // A second run later the same day goes on with the next id, never an old one, and
+    // finds the first run's orders.
     v.fill_pct = 100;
     let out = go(&mut v);
     assert!(out.flat());
+    assert_eq!(out.earlier.len(), 3);
     assert_eq!(
         v.submits.last().map(|i| i.0.as_str()),
         Some("emx-20260501-QQQ-sell-4")
