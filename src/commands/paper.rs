@@ -100,21 +100,16 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
     let tag = super::dry_run::STRATEGY_TAG;
     let collar_pct = cfg.execution.max_slippage_pct;
     let traded = (|| -> Result<(), ExecError> {
-        if !state.journal.contains_key(&date) {
+        if let std::collections::btree_map::Entry::Vacant(e) = state.journal.entry(date) {
             let orders = plan::sells(tag, date, &day.orders, collar_pct, ctx.clock());
-            state.journal.insert(
-                date,
-                DayJournal {
-                    started_at: ctx.clock(),
-                    buys_planned: false,
-                    orders,
-                },
-            );
-            if state
-                .journal
-                .get(&date)
-                .is_some_and(|j| !j.orders.is_empty())
-            {
+            let any = !orders.is_empty();
+            e.insert(DayJournal {
+                started_at: ctx.clock(),
+                buys_planned: false,
+                orders,
+            });
+            // Nothing to sell: the buys' plan is the first save before a submission.
+            if any {
                 save(state).map_err(ExecError::Save)?;
                 kill_point("journal_saved");
             }

@@ -33,7 +33,7 @@ pub fn kill_point(step: &str) {
         }
         let hits = {
             let Ok(mut h) = HITS.lock() else { return };
-            let count = match h.iter_mut().find(|(s, _)| s == step) {
+            match h.iter_mut().find(|(s, _)| s == step) {
                 Some(e) => {
                     e.1 += 1;
                     e.1
@@ -42,8 +42,7 @@ pub fn kill_point(step: &str) {
                     h.push((step.to_string(), 1));
                     1
                 }
-            };
-            count
+            }
         };
         if hits == n {
             // SAFETY: kill(2) on our own pid with SIGKILL; no memory is touched.

@@ -17,10 +17,12 @@ fn help_lists_only_working_subcommands() {
         "backtest",
         "risk",
         "health",
+        "paper",
+        "reconcile",
     ] {
         assert!(s.contains(c), "{c} missing from --help");
     }
-    for absent in ["paper", "live", "emergency-exit", "eod", "validate"] {
+    for absent in ["live", "emergency-exit", "eod", "validate"] {
         assert!(
             !s.contains(&format!("  {absent} ")),
             "{absent} must not be offered before it works"

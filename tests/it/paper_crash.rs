@@ -185,3 +185,52 @@ fn paper_killed_at_each_named_step_recovers() {
         );
     }
 }
+
+/// The kill switch appearing while the sells wait for their fills: the buys are never
+/// sent and the run exits 4; after `resume` (removing it) the rerun finishes the day.
+#[test]
+fn a_kill_switch_appearing_mid_run_stops_before_the_next_submission() {
+    use std::process::{Command, Stdio};
+    let sb = crate::common::Sandbox::with_sample(
+        "execution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 1500\n",
+    );
+    assert_eq!(code(&sb.run(&["preflight", "--date", D1])), 0);
+    seed_venue(&sb);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trader"))
+        .arg("--config")
+        .arg(sb.config())
+        .args(["paper", "--date", D1])
+        .env("TRADER_NOW", "2026-05-01T19:50:00Z")
+        .env("TRADER_SIM_FAULTS", "fill_after=100000")
+        .env_remove("TRADER_KILL_AT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the sale is at the venue (the run now polls it until the timeout).
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(sb.path().join("state/sim/account.json"))
+        .is_ok_and(|s| s.contains("TMF-sell"))
+    {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the sale never reached the venue"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::write(sb.path().join("state/KILL"), "halt").expect("kill switch");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(4));
+    let bk = book(&sb);
+    assert_eq!(
+        bk.orders.len(),
+        1,
+        "only the sale was sent: {:?}",
+        bk.orders.keys()
+    );
+    assert_state_equals_venue(&sb);
+    std::fs::remove_file(sb.path().join("state/KILL")).expect("rm");
+    let out = run_env(&sb, &["paper", "--date", D1], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_state_equals_venue(&sb);
+}
