@@ -134,12 +134,17 @@ fn open_broker(ctx: &Ctx, date: NaiveDate) -> Result<SimBroker> {
         BrokerKind::Sim => {}
     }
     let initial = super::config_cents(cfg, "account.initial_capital", cfg.account.initial_capital)?;
-    let (mut sim, _) = SimBroker::open(
-        &cfg.paths.state_dir.join("sim"),
-        initial,
-        super::dry_run::cost_model(cfg),
-    )
-    .context("opening the simulated account")?;
+    let dir = cfg.paths.state_dir.join("sim");
+    let cost = super::dry_run::cost_model(cfg);
+    // An exit never opens an account: with none yet there is nothing to sell, and the
+    // account is what a first run would create (the initial capital, nothing held).
+    let mut sim = if dir.join("account.json").exists() {
+        SimBroker::open(&dir, initial, cost)
+            .context("opening the simulated account")?
+            .0
+    } else {
+        SimBroker::in_memory(initial, cost)
+    };
     sim.faults = crate::broker::sim::SimFaults::from_env_or(cfg.account.sim_faults.as_deref())
         .map_err(|e| ExitError::new(Exit::Usage, e))?;
     if sim.faults != crate::broker::sim::SimFaults::default() {

@@ -236,10 +236,20 @@ fn a_corrupt_state_without_backup_is_left_as_evidence() {
 #[test]
 fn a_corrupt_state_with_a_backup_is_recovered_and_the_bad_file_kept() {
     let sb = Sandbox::with_sample(FAST);
-    // A first exit on an empty account leaves a valid state and its backup.
-    assert_eq!(code(&exit_confirm(&sb)), 0);
-    let mut book = read_book(&sb);
-    book.positions.insert("QQQ".into(), 4);
+    // A first exit with no venue account yet: nothing to do, no account created, and a
+    // valid state with its backup left.
+    let out = exit_confirm(&sb);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("nothing to do"), "{}", stdout(&out));
+    assert!(
+        !account_path(&sb).exists(),
+        "an exit never opens an account"
+    );
+    let book = SimBook {
+        cash_cents: 500_000,
+        positions: BTreeMap::from([("QQQ".into(), 4)]),
+        ..SimBook::default()
+    };
     write_book(&sb, &book);
     let state = sb.path().join("state/state.json");
     std::fs::write(&state, b"garbage").expect("corrupt");
