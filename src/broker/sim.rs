@@ -128,6 +128,9 @@ pub struct SimBroker {
     /// in a backtest, which has no use for times).
     pub now: DateTime<Utc>,
     path: Option<PathBuf>,
+    /// How many orders of the book are not final: the reservations below are only summed
+    /// when some are (a backtest's thousands of filled orders are never scanned).
+    open: usize,
 }
 
 fn other(message: String) -> BrokerError {
@@ -150,6 +153,7 @@ impl SimBroker {
             faults: SimFaults::default(),
             now: DateTime::UNIX_EPOCH,
             path: None,
+            open: 0,
         }
     }
 
@@ -170,7 +174,9 @@ impl SimBroker {
                 true,
             ),
         };
+        let open = book.orders.values().filter(|o| !o.status.is_final()).count();
         let sim = SimBroker {
+            open,
             book,
             quotes: BTreeMap::new(),
             cost,
@@ -252,6 +258,9 @@ impl SimBroker {
 
     /// Shares of `symbol` committed to open sell orders (not yet filled).
     fn reserved_to_sell(&self, symbol: &str) -> i64 {
+        if self.open == 0 {
+            return 0;
+        }
         self.book
             .orders
             .values()
@@ -260,8 +269,41 @@ impl SimBroker {
             .sum()
     }
 
+    /// Cash committed to open buy orders (their unfilled rest at the quote, or at the limit
+    /// without one, commission included): buying power a new buy cannot use.
+    fn reserved_cash(&self) -> i64 {
+        if self.open == 0 {
+            return 0;
+        }
+        self.book
+            .orders
+            .values()
+            .filter(|o| o.side == Side::Buy && !o.status.is_final())
+            .map(|o| {
+                let p = self
+                    .quotes
+                    .get(&o.symbol)
+                    .copied()
+                    .or(o.limit_price)
+                    .unwrap_or(0.0);
+                -self.cost.cash_delta_cents(Side::Buy, o.remaining(), p)
+            })
+            .fold(0, i64::saturating_add)
+    }
+
     /// Why an order of `qty` cannot be booked now (cash, shares, range), if it cannot.
     fn refusal(&self, o: &OrderRequest, qty: i64, quote: f64) -> Option<String> {
+        self.refusal_with(o, qty, quote, 0)
+    }
+
+    /// [`Self::refusal`] with `reserved` cents of the cash already committed elsewhere.
+    fn refusal_with(
+        &self,
+        o: &OrderRequest,
+        qty: i64,
+        quote: f64,
+        reserved: i64,
+    ) -> Option<String> {
         let held = self.book.positions.get(&o.symbol).copied().unwrap_or(0);
         let (Some(delta), Some(_)) = (
             self.cost.try_cash_delta_cents(o.side, qty, quote),
@@ -272,7 +314,8 @@ impl SimBroker {
         let cash = self
             .book
             .cash_cents
-            .checked_add(delta)
+            .checked_sub(reserved)
+            .and_then(|c| c.checked_add(delta))
             .filter(|c| crate::money::cents_in_range(*c));
         let after = match o.side {
             Side::Buy => held.checked_add(qty),
@@ -332,6 +375,7 @@ impl SimBroker {
                 o.status = OrderStatus::Rejected;
                 o.reason = Some(why);
                 o.updated_at = Some(self.now);
+                self.open = self.open.saturating_sub(1);
             }
             return true;
         }
@@ -353,6 +397,7 @@ impl SimBroker {
             o.avg_fill_price = Some(price);
             o.commission_cents = commission;
             o.status = if qty == o.qty {
+                self.open = self.open.saturating_sub(1);
                 OrderStatus::Filled
             } else {
                 OrderStatus::PartiallyFilled
@@ -442,11 +487,17 @@ impl Broker for SimBroker {
                     },
                 ..o.clone()
             };
-            match self.refusal(&free, free.qty, quote) {
+            let reserved = if o.side == Side::Buy {
+                self.reserved_cash()
+            } else {
+                0
+            };
+            match self.refusal_with(&free, free.qty, quote, reserved) {
                 Some(why) => self.reject(o, why),
                 None => {
                     let booked = self.booked(o);
                     self.book.orders.insert(o.client_order_id.clone(), booked);
+                    self.open += 1;
                     // Marketable at the quote: fills now (unless the faults delay it); a limit
                     // not reached rests as `New`, as a real venue keeps it.
                     self.try_fill(&o.client_order_id);
@@ -493,6 +544,7 @@ impl Broker for SimBroker {
             Some(o) if !o.status.is_final() => {
                 o.status = OrderStatus::Canceled;
                 o.updated_at = Some(now);
+                self.open = self.open.saturating_sub(1);
                 self.persist()
             }
             Some(_) => Ok(()),
