@@ -229,6 +229,12 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
             std::thread::sleep(Duration::from_millis(self.cfg.poll_interval_ms));
         }
         for i in self.open_in(state, phase) {
+            // An order whose submission's outcome is unknown and that the broker does not
+            // know has nothing to cancel: the rerun asks for it again.
+            if !self.look_up(state, i)? || self.order(state, i)?.status.is_final() {
+                self.save(state, save)?;
+                continue;
+            }
             let id: ClientOrderId = self.order(state, i)?.client_order_id.clone();
             self.broker.cancel(&id)?;
             kill_point("cancelled");
@@ -236,6 +242,17 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
             self.save(state, save)?;
         }
         Ok(())
+    }
+
+    /// Orders of the day sent but not final (after the timeouts: outcome still unknown).
+    pub fn unresolved(&self, state: &State) -> Vec<String> {
+        state.journal.get(&self.date).map_or(Vec::new(), |d| {
+            d.orders
+                .iter()
+                .filter(|o| !o.status.is_final() && o.status != JournalStatus::Intended)
+                .map(|o| o.client_order_id.0.clone())
+                .collect()
+        })
     }
 
     /// Orders of `phase` that were sent and are not final.
