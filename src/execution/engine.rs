@@ -93,7 +93,8 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
     pub fn sync(&mut self, state: &mut State, save: &mut Saver) -> Result<(), ExecError> {
         let n = state.journal.get(&self.date).map_or(0, |d| d.orders.len());
         for i in 0..n {
-            let status = self.order(state, i)?.status;
+            let before = self.order(state, i)?.clone();
+            let status = before.status;
             if status.is_final() {
                 continue;
             }
@@ -116,7 +117,9 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
                     ));
                 }
             }
-            self.save(state, save)?;
+            if *self.order(state, i)? != before {
+                self.save(state, save)?;
+            }
         }
         Ok(())
     }
