@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
+pub use super::sim_book::{MAX_PRICE, SimBook, read_book};
 pub use super::sim_faults::SimFaults;
 use super::{
     AccountInfo, Broker, BrokerError, BrokerOrder, ClientOrderId, Execution, OrderRequest,
@@ -18,103 +18,6 @@ use super::{
 };
 use crate::model::Side;
 use crate::portfolio::CostModel;
-
-/// The simulated book: cash, positions and every order ever submitted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimBook {
-    pub cash_cents: i64,
-    pub positions: BTreeMap<String, i64>,
-    pub orders: BTreeMap<ClientOrderId, BrokerOrder>,
-    /// How often each open order was looked up (`fill_after` counts these).
-    #[serde(default)]
-    pub polls: BTreeMap<ClientOrderId, u32>,
-}
-
-impl SimBook {
-    /// Invariants of a loaded account; each problem names its field and value.
-    pub fn check(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        crate::state::check_cents(&mut out, "cash_cents", self.cash_cents);
-        for (sym, q) in &self.positions {
-            crate::state::check_shares(&mut out, &format!("positions.{sym}"), *q, 1);
-        }
-        for (id, o) in &self.orders {
-            let f = |k: &str| format!("orders.{}.{k}", id.0);
-            if o.client_order_id != *id {
-                out.push(format!(
-                    "{} = {}: differs from its key",
-                    f("client_order_id"),
-                    o.client_order_id.0
-                ));
-            }
-            // A rejected request is kept as it came (even qty -5); it filled nothing.
-            if o.status != OrderStatus::Rejected {
-                crate::state::check_shares(&mut out, &f("qty"), o.qty, 0);
-            }
-            if !(0..=o.qty.max(0)).contains(&o.filled_qty) {
-                out.push(format!(
-                    "{} = {}: must be between 0 and qty ({})",
-                    f("filled_qty"),
-                    o.filled_qty,
-                    o.qty
-                ));
-            }
-            crate::state::check_cents(&mut out, &f("commission_cents"), o.commission_cents);
-            if let Some(p) = o.avg_fill_price
-                && !(p.is_finite() && p > 0.0 && p <= MAX_PRICE)
-            {
-                out.push(format!(
-                    "{} = {}: must be a finite price between 0 and {MAX_PRICE:e}",
-                    f("avg_fill_price"),
-                    crate::state::show_num(p)
-                ));
-            }
-        }
-        out
-    }
-
-    /// Symbols held that the config's universe does not hold.
-    pub fn check_universe(&self, universe: &[String]) -> Vec<String> {
-        self.positions
-            .iter()
-            .filter(|(s, _)| !universe.iter().any(|u| u == *s))
-            .map(|(s, q)| format!("positions.{s} = {q}"))
-            .collect()
-    }
-}
-
-/// The highest fill price an account file may record, in dollars.
-pub const MAX_PRICE: f64 = 1e9;
-
-/// Read and check the account file at `path`: `Ok(None)` when it does not exist; an error
-/// naming the file, field and value otherwise.
-pub fn read_book(path: &Path) -> Result<Option<SimBook>, BrokerError> {
-    let err = |message: String| BrokerError::Other {
-        broker: "sim".into(),
-        message,
-    };
-    let bytes = match crate::fsutil::read_regular(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(err(format!("{}: {e}", path.display()))),
-    };
-    let book: SimBook = crate::state::store::from_json(&bytes).map_err(|e| {
-        err(format!(
-            "{}: not a valid simulated account: {e}",
-            path.display()
-        ))
-    })?;
-    let problems = book.check();
-    if !problems.is_empty() {
-        return Err(err(format!(
-            "{}: invalid simulated account: {} (fix or remove the file by hand; nothing was changed)",
-            path.display(),
-            problems.join("; ")
-        )));
-    }
-    Ok(Some(book))
-}
 
 /// The simulator with the day's quotes.
 #[derive(Debug, Clone)]
@@ -128,6 +31,9 @@ pub struct SimBroker {
     /// in a backtest, which has no use for times).
     pub now: DateTime<Utc>,
     path: Option<PathBuf>,
+    /// How many orders of the book are not final: the reservations below are only summed
+    /// when some are (a backtest's thousands of filled orders are never scanned).
+    open: usize,
 }
 
 fn other(message: String) -> BrokerError {
@@ -150,6 +56,7 @@ impl SimBroker {
             faults: SimFaults::default(),
             now: DateTime::UNIX_EPOCH,
             path: None,
+            open: 0,
         }
     }
 
@@ -170,7 +77,13 @@ impl SimBroker {
                 true,
             ),
         };
+        let open = book
+            .orders
+            .values()
+            .filter(|o| !o.status.is_final())
+            .count();
         let sim = SimBroker {
+            open,
             book,
             quotes: BTreeMap::new(),
             cost,
@@ -252,6 +165,9 @@ impl SimBroker {
 
     /// Shares of `symbol` committed to open sell orders (not yet filled).
     fn reserved_to_sell(&self, symbol: &str) -> i64 {
+        if self.open == 0 {
+            return 0;
+        }
         self.book
             .orders
             .values()
@@ -260,8 +176,41 @@ impl SimBroker {
             .sum()
     }
 
+    /// Cash committed to open buy orders (their unfilled rest at the quote, or at the limit
+    /// without one, commission included): buying power a new buy cannot use.
+    fn reserved_cash(&self) -> i64 {
+        if self.open == 0 {
+            return 0;
+        }
+        self.book
+            .orders
+            .values()
+            .filter(|o| o.side == Side::Buy && !o.status.is_final())
+            .map(|o| {
+                let p = self
+                    .quotes
+                    .get(&o.symbol)
+                    .copied()
+                    .or(o.limit_price)
+                    .unwrap_or(0.0);
+                -self.cost.cash_delta_cents(Side::Buy, o.remaining(), p)
+            })
+            .fold(0, i64::saturating_add)
+    }
+
     /// Why an order of `qty` cannot be booked now (cash, shares, range), if it cannot.
     fn refusal(&self, o: &OrderRequest, qty: i64, quote: f64) -> Option<String> {
+        self.refusal_with(o, qty, quote, 0)
+    }
+
+    /// [`Self::refusal`] with `reserved` cents of the cash already committed elsewhere.
+    fn refusal_with(
+        &self,
+        o: &OrderRequest,
+        qty: i64,
+        quote: f64,
+        reserved: i64,
+    ) -> Option<String> {
         let held = self.book.positions.get(&o.symbol).copied().unwrap_or(0);
         let (Some(delta), Some(_)) = (
             self.cost.try_cash_delta_cents(o.side, qty, quote),
@@ -272,7 +221,8 @@ impl SimBroker {
         let cash = self
             .book
             .cash_cents
-            .checked_add(delta)
+            .checked_sub(reserved)
+            .and_then(|c| c.checked_add(delta))
             .filter(|c| crate::money::cents_in_range(*c));
         let after = match o.side {
             Side::Buy => held.checked_add(qty),
@@ -332,6 +282,7 @@ impl SimBroker {
                 o.status = OrderStatus::Rejected;
                 o.reason = Some(why);
                 o.updated_at = Some(self.now);
+                self.open = self.open.saturating_sub(1);
             }
             return true;
         }
@@ -353,6 +304,7 @@ impl SimBroker {
             o.avg_fill_price = Some(price);
             o.commission_cents = commission;
             o.status = if qty == o.qty {
+                self.open = self.open.saturating_sub(1);
                 OrderStatus::Filled
             } else {
                 OrderStatus::PartiallyFilled
@@ -442,11 +394,17 @@ impl Broker for SimBroker {
                     },
                 ..o.clone()
             };
-            match self.refusal(&free, free.qty, quote) {
+            let reserved = if o.side == Side::Buy {
+                self.reserved_cash()
+            } else {
+                0
+            };
+            match self.refusal_with(&free, free.qty, quote, reserved) {
                 Some(why) => self.reject(o, why),
                 None => {
                     let booked = self.booked(o);
                     self.book.orders.insert(o.client_order_id.clone(), booked);
+                    self.open += 1;
                     // Marketable at the quote: fills now (unless the faults delay it); a limit
                     // not reached rests as `New`, as a real venue keeps it.
                     self.try_fill(&o.client_order_id);
@@ -493,6 +451,7 @@ impl Broker for SimBroker {
             Some(o) if !o.status.is_final() => {
                 o.status = OrderStatus::Canceled;
                 o.updated_at = Some(now);
+                self.open = self.open.saturating_sub(1);
                 self.persist()
             }
             Some(_) => Ok(()),

@@ -193,3 +193,16 @@ fn a_sale_cannot_commit_shares_an_open_sale_holds() {
     let o = s.submit(&limit(2, Side::Sell, 5, 99.0)).expect("submit");
     assert_eq!(o.status, OrderStatus::Rejected, "{o:?}");
 }
+
+#[test]
+fn a_buy_cannot_use_cash_an_open_buy_holds() {
+    let mut s = sim(100_000, 0, 100.0);
+    s.faults = SimFaults::parse("fill_after=5").expect("faults");
+    let o = s.submit(&limit(1, Side::Buy, 6, 101.0)).expect("submit");
+    assert_eq!(o.status, OrderStatus::New);
+    // 600 of the 1,000 are committed: 5 more shares do not fit, 4 do.
+    let o = s.submit(&limit(2, Side::Buy, 5, 101.0)).expect("submit");
+    assert_eq!(o.status, OrderStatus::Rejected, "{o:?}");
+    let o = s.submit(&limit(3, Side::Buy, 4, 101.0)).expect("submit");
+    assert_eq!(o.status, OrderStatus::New, "{o:?}");
+}

@@ -149,6 +149,18 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
         }
         engine.submit_phase(state, OrderPhase::Buy, &mut save)?;
         engine.wait_phase(state, OrderPhase::Buy, &mut save)?;
+        let unresolved = engine.unresolved(state);
+        if !unresolved.is_empty() {
+            return Err(ExecError::Broker(
+                crate::broker::BrokerError::OutcomeUnknown {
+                    broker: engine.broker.name().to_string(),
+                    detail: format!(
+                        "the outcome of {} is still unknown: run `trader paper` again later (it asks the broker by the same id and never sends a new one)",
+                        unresolved.join(", ")
+                    ),
+                },
+            ));
+        }
         Ok(())
     })();
     if let Err(e) = traded {

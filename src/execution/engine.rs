@@ -93,7 +93,8 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
     pub fn sync(&mut self, state: &mut State, save: &mut Saver) -> Result<(), ExecError> {
         let n = state.journal.get(&self.date).map_or(0, |d| d.orders.len());
         for i in 0..n {
-            let status = self.order(state, i)?.status;
+            let before = self.order(state, i)?.clone();
+            let status = before.status;
             if status.is_final() {
                 continue;
             }
@@ -116,7 +117,9 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
                     ));
                 }
             }
-            self.save(state, save)?;
+            if *self.order(state, i)? != before {
+                self.save(state, save)?;
+            }
         }
         Ok(())
     }
@@ -229,6 +232,12 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
             std::thread::sleep(Duration::from_millis(self.cfg.poll_interval_ms));
         }
         for i in self.open_in(state, phase) {
+            // An order whose submission's outcome is unknown and that the broker does not
+            // know has nothing to cancel: the rerun asks for it again.
+            if !self.look_up(state, i)? || self.order(state, i)?.status.is_final() {
+                self.save(state, save)?;
+                continue;
+            }
             let id: ClientOrderId = self.order(state, i)?.client_order_id.clone();
             self.broker.cancel(&id)?;
             kill_point("cancelled");
@@ -236,6 +245,17 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
             self.save(state, save)?;
         }
         Ok(())
+    }
+
+    /// Orders of the day sent but not final (after the timeouts: outcome still unknown).
+    pub fn unresolved(&self, state: &State) -> Vec<String> {
+        state.journal.get(&self.date).map_or(Vec::new(), |d| {
+            d.orders
+                .iter()
+                .filter(|o| !o.status.is_final() && o.status != JournalStatus::Intended)
+                .map(|o| o.client_order_id.0.clone())
+                .collect()
+        })
     }
 
     /// Orders of `phase` that were sent and are not final.

@@ -354,3 +354,36 @@ fn a_reconciliation_mismatch_blocks_until_accepted() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_state_equals_venue(&sb);
 }
+
+#[test]
+fn bad_execution_keys_and_fault_lists_are_usage_errors() {
+    let sb = Sandbox::with_sample("execution:\n  max_slippage_pct: 50\n");
+    let out = sb.run(&["paper", "--date", D1]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("execution.max_slippage_pct"),
+        "{}",
+        stderr(&out)
+    );
+    let sb = Sandbox::with_sample("account:\n  sim_faults: partial=150\n");
+    let out = sb.run(&["paper", "--date", D1]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("account.sim_faults"),
+        "{}",
+        stderr(&out)
+    );
+    let sb = sandbox("");
+    let out = run_env(
+        &sb,
+        &["paper", "--date", D1],
+        &[("TRADER_SIM_FAULTS", "explode=1")],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("TRADER_SIM_FAULTS = explode=1"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(book(&sb).orders.is_empty());
+}
