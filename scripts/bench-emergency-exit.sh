@@ -12,7 +12,7 @@ work=${3:-$(mktemp -d)}
 mkdir -p "$work"
 tpl="$work/template"
 rm -rf "$tpl"
-TRADER_EXIT_PERF_TEMPLATE="$tpl" cargo test -q --test it emergency_exit::perf_emergency_exit_50_positions >/dev/null
+TRADER_EXIT_PERF_TEMPLATE="$tpl" cargo test -q --test it emergency_exit_recovery::perf_emergency_exit_50_positions >/dev/null
 times=()
 for i in $(seq "$runs"); do
   run="$work/run"

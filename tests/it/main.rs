@@ -7,6 +7,7 @@ mod cli_jobs;
 mod common;
 mod config_errors;
 mod emergency_exit;
+mod emergency_exit_recovery;
 mod fetch_cli;
 mod fetch_sources;
 mod fuzz_config;
