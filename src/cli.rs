@@ -43,6 +43,10 @@ pub enum Command {
     Preflight(PreflightArgs),
     /// The full daily decision with hypothetical orders; never sends an order.
     DryRun(DryRunArgs),
+    /// The dry-run decision plus execution on the paper broker (the sim venue).
+    Paper(PaperArgs),
+    /// Compare the broker's positions and cash with the state; `--accept` adopts the broker's view.
+    Reconcile(ReconcileArgs),
     /// Run the strategy over history through the same decision and order code.
     Backtest(BacktestArgs),
     /// Current ES, VaR, drawdown tier and each rule's headroom (read-only).
@@ -66,6 +70,8 @@ pub enum Command {
     /// Bar store bookkeeping (`data ack`: accept known gaps).
     #[command(subcommand)]
     Data(DataCommand),
+    /// Kill switch on, cancel every open order, sell every position at the broker.
+    EmergencyExit(EmergencyExitArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +196,13 @@ pub enum ScheduleCmd {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct EmergencyExitArgs {
+    /// Act without asking (otherwise it shows what it will do and waits for `CONFIRM`).
+    #[arg(long)]
+    pub confirm: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SourceArg {
     Csv,
@@ -237,6 +250,23 @@ pub struct DryRunArgs {
     /// Run without a passed preflight (for experiments; recorded as such).
     #[arg(long)]
     pub skip_preflight: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PaperArgs {
+    /// Trade for this trading date instead of today (replays).
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Adopt the broker's positions and cash as the state's account record.
+    #[arg(long, requires = "reason")]
+    pub accept: bool,
+    /// Why the broker's view is right (recorded with the login name).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -83,11 +83,15 @@ pub fn write(path: &Path, table: &Table) -> Result<(), LedgerError> {
 
 fn write_frame(path: &Path, df: &mut DataFrame) -> Result<(), LedgerError> {
     crate::fsutil::write_atomic_with(path, |f| {
-        ParquetWriter::new(f)
+        // Buffered: the writer emits every page header and chunk as its own small write
+        // (3,100 write calls for two small ledgers of emergency-exit, unbuffered).
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+        ParquetWriter::new(&mut w)
             .with_compression(ParquetCompression::Zstd(None))
             .finish(df)
             .map(|_| ())
-            .map_err(std::io::Error::other)
+            .map_err(std::io::Error::other)?;
+        std::io::Write::flush(&mut w)
     })
     .map_err(|e| err(path, format!("cannot write: {e}")))
 }
@@ -139,6 +143,79 @@ pub fn append(
                 }
                 None => old,
             };
+            old.vstack(&new).map_err(|e| {
+                err(
+                    path,
+                    format!(
+                        "new rows do not match the ledger's columns ({e}); move the old file aside"
+                    ),
+                )
+            })?
+        }
+    };
+    write_frame(path, &mut combined)
+}
+
+/// Append `table` to the ledger at `path`, first dropping the rows of `date` whose `phase`
+/// column is `phase` (a ledger `dry-run` and `paper` share keeps each one's rows).
+pub fn append_phase(
+    path: &Path,
+    table: &Table,
+    date: NaiveDate,
+    phase: &str,
+) -> Result<(), LedgerError> {
+    let new = table.to_frame().map_err(|e| err(path, e))?;
+    let mut combined = match read(path)? {
+        None => new,
+        Some(old) => {
+            let day = to_days(date);
+            let dates = old.column("date").map_err(|e| err(path, e))?;
+            let dates = dates.date().map_err(|e| err(path, e))?.physical();
+            let phases = old.column("phase").map_err(|e| err(path, e))?;
+            let phases = phases.str().map_err(|e| err(path, e))?;
+            let keep: BooleanChunked = dates
+                .iter()
+                .zip(phases.iter())
+                .map(|(d, p)| Some(!(d == Some(day) && p == Some(phase))))
+                .collect();
+            let old = old.filter(&keep).map_err(|e| err(path, e))?;
+            old.vstack(&new).map_err(|e| {
+                err(
+                    path,
+                    format!(
+                        "new rows do not match the ledger's columns ({e}); move the old file aside"
+                    ),
+                )
+            })?
+        }
+    };
+    write_frame(path, &mut combined)
+}
+
+/// Append `table` to the ledger at `path`, first dropping the rows whose text column `key`
+/// (e.g. `client_order_id`) holds a value the new rows hold: rewriting an order's rows
+/// replaces them, and the rows of other orders on the same date (another job's, another
+/// phase's) are kept.
+pub fn append_replacing(path: &Path, table: &Table, key: &str) -> Result<(), LedgerError> {
+    let new = table.to_frame().map_err(|e| err(path, e))?;
+    let mut combined = match read(path)? {
+        None => new,
+        Some(old) => {
+            let fresh: std::collections::BTreeSet<&str> = new
+                .column(key)
+                .and_then(|c| c.str())
+                .map_err(|e| err(path, e))?
+                .iter()
+                .flatten()
+                .collect();
+            let keys = old.column(key).map_err(|e| err(path, e))?;
+            let keep: BooleanChunked = keys
+                .str()
+                .map_err(|e| err(path, e))?
+                .iter()
+                .map(|k| Some(!k.is_some_and(|k| fresh.contains(k))))
+                .collect();
+            let old = old.filter(&keep).map_err(|e| err(path, e))?;
             old.vstack(&new).map_err(|e| {
                 err(
                     path,

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod execution;
 pub mod exit;
 pub mod fsutil;
 pub mod gates;

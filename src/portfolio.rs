@@ -13,7 +13,7 @@ use crate::model::{OrderIntent, Side};
 use crate::money;
 
 /// Slippage and commission assumed for every fill.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct CostModel {
     /// Adverse slippage as a fraction of price (0.001 = 0.1 %).
     pub slippage: f64,

@@ -5,6 +5,8 @@
 //! brokers (Alpaca, Schwab) translate their APIs to these types and nothing more.
 
 pub mod sim;
+mod sim_book;
+mod sim_faults;
 
 use std::collections::BTreeMap;
 

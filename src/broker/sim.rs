@@ -1,112 +1,23 @@
-//! `sim`: the built-in simulated account. Fills immediately at the quote with the cost
-//! model's slippage and commission; rejects what a real broker would (no cash, no
-//! shares, limit not marketable). Persistent as `state/sim/account.json` for the daily
-//! jobs; in memory for the backtest, so both use one fill model.
+//! `sim`: the built-in simulated venue. A marketable order fills at the quote with the cost
+//! model's slippage and commission; a limit not reached rests as `New`; it rejects what a
+//! real broker would (no cash, no shares). Faults ([`SimFaults`]) make it fill partly, late,
+//! reject a symbol or lose a reply. Persistent as `state/sim/account.json` (cash, positions,
+//! every order, poll counters; saved after every change) for the daily jobs; in memory for
+//! the backtest, so both use one fill model.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
 
+pub use super::sim_book::{MAX_PRICE, SimBook, read_book};
+pub use super::sim_faults::SimFaults;
 use super::{
-    AccountInfo, Broker, BrokerError, BrokerOrder, ClientOrderId, OrderRequest, OrderStatus,
+    AccountInfo, Broker, BrokerError, BrokerOrder, ClientOrderId, Execution, OrderRequest,
+    OrderStatus,
 };
 use crate::model::Side;
 use crate::portfolio::CostModel;
-
-/// The simulated book: cash, positions and every order ever submitted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimBook {
-    pub cash_cents: i64,
-    pub positions: BTreeMap<String, i64>,
-    pub orders: BTreeMap<ClientOrderId, BrokerOrder>,
-}
-
-impl SimBook {
-    /// Invariants of a loaded account; each problem names its field and value.
-    pub fn check(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        crate::state::check_cents(&mut out, "cash_cents", self.cash_cents);
-        for (sym, q) in &self.positions {
-            crate::state::check_shares(&mut out, &format!("positions.{sym}"), *q, 1);
-        }
-        for (id, o) in &self.orders {
-            let f = |k: &str| format!("orders.{}.{k}", id.0);
-            if o.client_order_id != *id {
-                out.push(format!(
-                    "{} = {}: differs from its key",
-                    f("client_order_id"),
-                    o.client_order_id.0
-                ));
-            }
-            // A rejected request is kept as it came (even qty -5); it filled nothing.
-            if o.status != OrderStatus::Rejected {
-                crate::state::check_shares(&mut out, &f("qty"), o.qty, 0);
-            }
-            if !(0..=o.qty.max(0)).contains(&o.filled_qty) {
-                out.push(format!(
-                    "{} = {}: must be between 0 and qty ({})",
-                    f("filled_qty"),
-                    o.filled_qty,
-                    o.qty
-                ));
-            }
-            crate::state::check_cents(&mut out, &f("commission_cents"), o.commission_cents);
-            if let Some(p) = o.avg_fill_price
-                && !(p.is_finite() && p > 0.0 && p <= MAX_PRICE)
-            {
-                out.push(format!(
-                    "{} = {}: must be a finite price between 0 and {MAX_PRICE:e}",
-                    f("avg_fill_price"),
-                    crate::state::show_num(p)
-                ));
-            }
-        }
-        out
-    }
-
-    /// Symbols held that the config's universe does not hold.
-    pub fn check_universe(&self, universe: &[String]) -> Vec<String> {
-        self.positions
-            .iter()
-            .filter(|(s, _)| !universe.iter().any(|u| u == *s))
-            .map(|(s, q)| format!("positions.{s} = {q}"))
-            .collect()
-    }
-}
-
-/// The highest fill price an account file may record, in dollars.
-pub const MAX_PRICE: f64 = 1e9;
-
-/// Read and check the account file at `path`: `Ok(None)` when it does not exist; an error
-/// naming the file, field and value otherwise.
-pub fn read_book(path: &Path) -> Result<Option<SimBook>, BrokerError> {
-    let err = |message: String| BrokerError::Other {
-        broker: "sim".into(),
-        message,
-    };
-    let bytes = match crate::fsutil::read_regular(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(err(format!("{}: {e}", path.display()))),
-    };
-    let book: SimBook = crate::state::store::from_json(&bytes).map_err(|e| {
-        err(format!(
-            "{}: not a valid simulated account: {e}",
-            path.display()
-        ))
-    })?;
-    let problems = book.check();
-    if !problems.is_empty() {
-        return Err(err(format!(
-            "{}: invalid simulated account: {} (fix or remove the file by hand; nothing was changed)",
-            path.display(),
-            problems.join("; ")
-        )));
-    }
-    Ok(Some(book))
-}
 
 /// The simulator with the day's quotes.
 #[derive(Debug, Clone)]
@@ -114,7 +25,22 @@ pub struct SimBroker {
     pub book: SimBook,
     pub quotes: BTreeMap<String, f64>,
     pub cost: CostModel,
+    /// Faults in force (none by default).
+    pub faults: SimFaults,
+    /// The venue's clock for submitted/updated/execution times (the job's clock; the epoch
+    /// in a backtest, which has no use for times).
+    pub now: DateTime<Utc>,
     path: Option<PathBuf>,
+    /// How many orders of the book are not final: the reservations below are only summed
+    /// when some are (a backtest's thousands of filled orders are never scanned).
+    open: usize,
+}
+
+fn other(message: String) -> BrokerError {
+    BrokerError::Other {
+        broker: "sim".into(),
+        message,
+    }
 }
 
 impl SimBroker {
@@ -127,7 +53,10 @@ impl SimBroker {
             },
             quotes: BTreeMap::new(),
             cost,
+            faults: SimFaults::default(),
+            now: DateTime::UNIX_EPOCH,
             path: None,
+            open: 0,
         }
     }
 
@@ -148,10 +77,18 @@ impl SimBroker {
                 true,
             ),
         };
+        let open = book
+            .orders
+            .values()
+            .filter(|o| !o.status.is_final())
+            .count();
         let sim = SimBroker {
+            open,
             book,
             quotes: BTreeMap::new(),
             cost,
+            faults: SimFaults::default(),
+            now: DateTime::UNIX_EPOCH,
             path: Some(path),
         };
         if created {
@@ -160,7 +97,8 @@ impl SimBroker {
         Ok((sim, created))
     }
 
-    /// Write the book atomically (no-op in memory).
+    /// Write the book atomically (no-op in memory). Called after every change: the venue is
+    /// a system apart from trader's state, and a crash of trader never loses an order of it.
     pub fn persist(&self) -> Result<(), BrokerError> {
         let Some(path) = &self.path else {
             return Ok(());
@@ -168,23 +106,15 @@ impl SimBroker {
         // Never write an account the next load would refuse.
         let problems = self.book.check();
         if !problems.is_empty() {
-            return Err(BrokerError::Other {
-                broker: "sim".into(),
-                message: format!(
-                    "{}: refusing to save an invalid account ({}); the file is unchanged",
-                    path.display(),
-                    problems.join("; ")
-                ),
-            });
+            return Err(other(format!(
+                "{}: refusing to save an invalid account ({}); the file is unchanged",
+                path.display(),
+                problems.join("; ")
+            )));
         }
-        let bytes = serde_json::to_vec_pretty(&self.book).map_err(|e| BrokerError::Other {
-            broker: "sim".into(),
-            message: e.to_string(),
-        })?;
-        crate::fsutil::write_atomic(path, &bytes).map_err(|e| BrokerError::Other {
-            broker: "sim".into(),
-            message: format!("{}: {e}", path.display()),
-        })
+        let bytes = serde_json::to_vec_pretty(&self.book).map_err(|e| other(e.to_string()))?;
+        crate::fsutil::write_atomic(path, &bytes)
+            .map_err(|e| other(format!("{}: {e}", path.display())))
     }
 
     /// The venue's record of a new order: nothing filled, status `New`.
@@ -204,8 +134,8 @@ impl SimBroker {
             status: OrderStatus::New,
             reason: None,
             executions: Vec::new(),
-            submitted_at: None,
-            updated_at: None,
+            submitted_at: Some(self.now),
+            updated_at: Some(self.now),
         }
     }
 
@@ -232,6 +162,164 @@ impl SimBroker {
             .insert(o.client_order_id.clone(), order.clone());
         order
     }
+
+    /// Shares of `symbol` committed to open sell orders (not yet filled).
+    fn reserved_to_sell(&self, symbol: &str) -> i64 {
+        if self.open == 0 {
+            return 0;
+        }
+        self.book
+            .orders
+            .values()
+            .filter(|o| o.symbol == symbol && o.side == Side::Sell && !o.status.is_final())
+            .map(BrokerOrder::remaining)
+            .sum()
+    }
+
+    /// Cash committed to open buy orders (their unfilled rest at the quote, or at the limit
+    /// without one, commission included): buying power a new buy cannot use.
+    fn reserved_cash(&self) -> i64 {
+        if self.open == 0 {
+            return 0;
+        }
+        self.book
+            .orders
+            .values()
+            .filter(|o| o.side == Side::Buy && !o.status.is_final())
+            .map(|o| {
+                let p = self
+                    .quotes
+                    .get(&o.symbol)
+                    .copied()
+                    .or(o.limit_price)
+                    .unwrap_or(0.0);
+                -self.cost.cash_delta_cents(Side::Buy, o.remaining(), p)
+            })
+            .fold(0, i64::saturating_add)
+    }
+
+    /// Why an order of `qty` cannot be booked now (cash, shares, range), if it cannot.
+    fn refusal(&self, o: &OrderRequest, qty: i64, quote: f64) -> Option<String> {
+        self.refusal_with(o, qty, quote, 0)
+    }
+
+    /// [`Self::refusal`] with `reserved` cents of the cash already committed elsewhere.
+    fn refusal_with(
+        &self,
+        o: &OrderRequest,
+        qty: i64,
+        quote: f64,
+        reserved: i64,
+    ) -> Option<String> {
+        let held = self.book.positions.get(&o.symbol).copied().unwrap_or(0);
+        let (Some(delta), Some(_)) = (
+            self.cost.try_cash_delta_cents(o.side, qty, quote),
+            self.cost.try_commission_cents(qty),
+        ) else {
+            return Some(format!("amount of {qty} {} out of range", o.symbol));
+        };
+        let cash = self
+            .book
+            .cash_cents
+            .checked_sub(reserved)
+            .and_then(|c| c.checked_add(delta))
+            .filter(|c| crate::money::cents_in_range(*c));
+        let after = match o.side {
+            Side::Buy => held.checked_add(qty),
+            Side::Sell => held.checked_sub(qty),
+        }
+        .filter(|q| *q <= crate::money::MAX_SHARES);
+        match (cash, after) {
+            (Some(c), _) if c < 0 => Some(format!("insufficient cash for {qty} {}", o.symbol)),
+            (_, Some(a)) if a < 0 => Some(format!("holds {held} {}, cannot sell {qty}", o.symbol)),
+            (Some(_), Some(_)) => None,
+            _ => Some(format!("amount of {qty} {} out of range", o.symbol)),
+        }
+    }
+
+    /// Fill what the faults allow of an open order, if its limit is reached at the day's
+    /// quote and it was polled often enough. Returns whether the order changed.
+    fn try_fill(&mut self, id: &ClientOrderId) -> bool {
+        let Some(o) = self.book.orders.get(id) else {
+            return false;
+        };
+        if o.status.is_final() || o.filled_qty > 0 {
+            // A partial fill's remainder rests until it is cancelled.
+            return false;
+        }
+        let polls = self.book.polls.get(id).copied().unwrap_or(0);
+        if polls < self.faults.fill_after {
+            return false;
+        }
+        let Some(quote) = self.quotes.get(&o.symbol).copied() else {
+            return false;
+        };
+        let price = self.cost.fill_price(o.side, quote);
+        if let Some(limit) = o.limit_price {
+            let crosses = match o.side {
+                Side::Buy => price <= limit,
+                Side::Sell => price >= limit,
+            };
+            if !crosses {
+                return false;
+            }
+        }
+        let qty = self.faults.fill_qty(o.qty);
+        if qty <= 0 {
+            return false;
+        }
+        let req = OrderRequest {
+            client_order_id: id.clone(),
+            symbol: o.symbol.clone(),
+            side: o.side,
+            qty,
+            limit_price: o.limit_price,
+            order_type: o.order_type,
+            time_in_force: o.time_in_force,
+        };
+        if let Some(why) = self.refusal(&req, qty, quote) {
+            if let Some(o) = self.book.orders.get_mut(id) {
+                o.status = OrderStatus::Rejected;
+                o.reason = Some(why);
+                o.updated_at = Some(self.now);
+                self.open = self.open.saturating_sub(1);
+            }
+            return true;
+        }
+        // Checked in `refusal` just above.
+        let delta = self.cost.cash_delta_cents(o.side, qty, quote);
+        let commission = self.cost.commission_cents(qty);
+        self.book.cash_cents += delta;
+        let pos = self.book.positions.entry(req.symbol.clone()).or_default();
+        match req.side {
+            Side::Buy => *pos += qty,
+            Side::Sell => *pos -= qty,
+        }
+        if *pos == 0 {
+            self.book.positions.remove(&req.symbol);
+        }
+        let now = self.now;
+        if let Some(o) = self.book.orders.get_mut(id) {
+            o.filled_qty = qty;
+            o.avg_fill_price = Some(price);
+            o.commission_cents = commission;
+            o.status = if qty == o.qty {
+                self.open = self.open.saturating_sub(1);
+                OrderStatus::Filled
+            } else {
+                OrderStatus::PartiallyFilled
+            };
+            o.executions.push(Execution {
+                id: format!("{}-1", o.broker_order_id),
+                qty,
+                price,
+                commission_cents: commission,
+                at: now,
+            });
+            o.updated_at = Some(now);
+        }
+        true
+    }
 }
 
 impl Broker for SimBroker {
@@ -248,9 +336,8 @@ impl Broker for SimBroker {
             })?;
             equity = crate::money::notional_cents(*qty, price)
                 .and_then(|v| equity.checked_add(v))
-                .ok_or_else(|| BrokerError::Other {
-                    broker: "sim".into(),
-                    message: format!("equity of {qty} {sym} at {price} is out of range"),
+                .ok_or_else(|| {
+                    other(format!("equity of {qty} {sym} at {price} is out of range"))
                 })?;
         }
         Ok(AccountInfo {
@@ -265,8 +352,13 @@ impl Broker for SimBroker {
     }
 
     fn open_orders(&mut self) -> Result<Vec<BrokerOrder>, BrokerError> {
-        // Fills are immediate, so nothing is ever left open.
-        Ok(Vec::new())
+        Ok(self
+            .book
+            .orders
+            .values()
+            .filter(|o| !o.status.is_final())
+            .cloned()
+            .collect())
     }
 
     fn quote(&mut self, symbol: &str) -> Result<f64, BrokerError> {
@@ -283,70 +375,57 @@ impl Broker for SimBroker {
         if let Some(existing) = self.book.orders.get(&o.client_order_id) {
             return Ok(existing.clone());
         }
-        if o.qty <= 0 {
-            return Ok(self.reject(o, format!("qty {} must be > 0", o.qty)));
-        }
-        let quote = self.quote(&o.symbol)?;
-        let price = self.cost.fill_price(o.side, quote);
-        if let Some(limit) = o.limit_price {
-            let crosses = match o.side {
-                Side::Buy => price <= limit,
-                Side::Sell => price >= limit,
-            };
-            if !crosses {
-                return Ok(self.reject(o, format!("fill {price} outside limit {limit}")));
-            }
-        }
-        // Checked: an amount or a position that would leave the representable range is
-        // rejected like any order a broker cannot book, never wrapped.
-        let held = self.book.positions.get(&o.symbol).copied().unwrap_or(0);
-        let (Some(delta), Some(commission)) = (
-            self.cost.try_cash_delta_cents(o.side, o.qty, quote),
-            self.cost.try_commission_cents(o.qty),
-        ) else {
-            return Ok(self.reject(o, format!("amount of {} {} out of range", o.qty, o.symbol)));
-        };
-        let cash = self
-            .book
-            .cash_cents
-            .checked_add(delta)
-            .filter(|c| crate::money::cents_in_range(*c));
-        let after = match o.side {
-            Side::Buy => held.checked_add(o.qty),
-            Side::Sell => held.checked_sub(o.qty),
-        }
-        .filter(|q| *q <= crate::money::MAX_SHARES);
-        let (cash, after) = match (cash, after) {
-            (Some(c), _) if c < 0 => {
-                return Ok(self.reject(o, format!("insufficient cash for {} {}", o.qty, o.symbol)));
-            }
-            (_, Some(a)) if a < 0 => {
-                return Ok(self.reject(
-                    o,
-                    format!("holds {held} {}, cannot sell {}", o.symbol, o.qty),
-                ));
-            }
-            (Some(c), Some(a)) => (c, a),
-            _ => {
-                return Ok(self.reject(o, format!("amount of {} {} out of range", o.qty, o.symbol)));
-            }
-        };
-        self.book.cash_cents = cash;
-        if after == 0 {
-            self.book.positions.remove(&o.symbol);
+        let order = if o.qty <= 0 {
+            self.reject(o, format!("qty {} must be > 0", o.qty))
+        } else if self.faults.reject.contains(&o.symbol) {
+            self.reject(
+                o,
+                format!("{} rejected by the simulator (fault reject)", o.symbol),
+            )
         } else {
-            self.book.positions.insert(o.symbol.clone(), after);
-        }
-        let order = BrokerOrder {
-            filled_qty: o.qty,
-            avg_fill_price: Some(price),
-            commission_cents: commission,
-            status: OrderStatus::Filled,
-            ..self.booked(o)
+            let quote = self.quote(&o.symbol)?;
+            // A sale may not commit shares another open sale already holds.
+            let free = OrderRequest {
+                qty: o.qty
+                    + if o.side == Side::Sell {
+                        self.reserved_to_sell(&o.symbol)
+                    } else {
+                        0
+                    },
+                ..o.clone()
+            };
+            let reserved = if o.side == Side::Buy {
+                self.reserved_cash()
+            } else {
+                0
+            };
+            match self.refusal_with(&free, free.qty, quote, reserved) {
+                Some(why) => self.reject(o, why),
+                None => {
+                    let booked = self.booked(o);
+                    self.book.orders.insert(o.client_order_id.clone(), booked);
+                    self.open += 1;
+                    // Marketable at the quote: fills now (unless the faults delay it); a limit
+                    // not reached rests as `New`, as a real venue keeps it.
+                    self.try_fill(&o.client_order_id);
+                    self.book
+                        .orders
+                        .get(&o.client_order_id)
+                        .cloned()
+                        .ok_or_else(|| other(format!("order {} vanished", o.client_order_id.0)))?
+                }
+            }
         };
-        self.book
-            .orders
-            .insert(o.client_order_id.clone(), order.clone());
+        self.persist()?;
+        if self.faults.lose_reply.contains(&o.symbol) {
+            return Err(BrokerError::OutcomeUnknown {
+                broker: "sim".into(),
+                detail: format!(
+                    "reply to order {} lost (fault lose_reply)",
+                    o.client_order_id.0
+                ),
+            });
+        }
         Ok(order)
     }
 
@@ -354,20 +433,29 @@ impl Broker for SimBroker {
         &mut self,
         id: &ClientOrderId,
     ) -> Result<Option<BrokerOrder>, BrokerError> {
+        let open = match self.book.orders.get(id) {
+            None => return Ok(None),
+            Some(o) => !o.status.is_final(),
+        };
+        if open {
+            *self.book.polls.entry(id.clone()).or_default() += 1;
+            self.try_fill(id);
+            self.persist()?;
+        }
         Ok(self.book.orders.get(id).cloned())
     }
 
     fn cancel(&mut self, id: &ClientOrderId) -> Result<(), BrokerError> {
-        match self.book.orders.get(id) {
-            Some(o) if o.status == OrderStatus::New => Err(BrokerError::Other {
-                broker: "sim".into(),
-                message: format!("order {} cannot be open in the simulator", id.0),
-            }),
+        let now = self.now;
+        match self.book.orders.get_mut(id) {
+            Some(o) if !o.status.is_final() => {
+                o.status = OrderStatus::Canceled;
+                o.updated_at = Some(now);
+                self.open = self.open.saturating_sub(1);
+                self.persist()
+            }
             Some(_) => Ok(()),
-            None => Err(BrokerError::Other {
-                broker: "sim".into(),
-                message: format!("unknown order {}", id.0),
-            }),
+            None => Err(other(format!("unknown order {}", id.0))),
         }
     }
 }

@@ -92,7 +92,11 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
     let decision = &d.decision;
     let holdings = &d.holdings;
     let equity_cents = d.equity_cents();
-    write_ledgers(ctx, date, decision, &day, &d.tradables)?;
+    let orders = orders_table(day.orders.iter().map(|o| {
+        let id = ClientOrderId::new(STRATEGY_TAG, date, &o.symbol, o.side, 1).0;
+        (date, id, o)
+    }));
+    write_ledgers(ctx, date, "dry-run", decision, &day, &d.tradables, orders)?;
     let st = &mut job.state;
     st.account = Some(AccountSnapshot {
         as_of: date,
@@ -101,20 +105,11 @@ pub fn run(ctx: &Ctx, args: &DryRunArgs) -> Result<Exit> {
         positions: holdings.positions.clone(),
         equity_cents,
     });
-    if day.rebalance
-        && let Some(t) = &day.final_targets
-    {
-        st.last_targets = Some(TargetRecord {
-            date,
-            weights: BTreeMap::clone(t),
-        });
-    }
-    st.regime = Some(regime_summary(decision));
+    record_decision(st, date, decision, &day, equity_cents);
     st.decisions.insert(
         date,
         decision_record("dry-run", cfg.phase, ctx.clock(), &d, &day),
     );
-    st.record_equity(date, crate::money::dollars(equity_cents));
     let detail = one_line(decision, &day);
     st.record_job(
         date,
@@ -158,6 +153,27 @@ pub fn regime_summary(decision: &Decision) -> RegimeSummary {
     }
 }
 
+/// Record a decided day in the state: the targets of a rebalance, the regime and the
+/// equity (shared by `dry-run` and `paper`).
+pub fn record_decision(
+    st: &mut crate::state::State,
+    date: NaiveDate,
+    decision: &Decision,
+    day: &DayPlan,
+    equity_cents: i64,
+) {
+    if day.rebalance
+        && let Some(t) = &day.final_targets
+    {
+        st.last_targets = Some(TargetRecord {
+            date,
+            weights: BTreeMap::clone(t),
+        });
+    }
+    st.regime = Some(regime_summary(decision));
+    st.record_equity(date, crate::money::dollars(equity_cents));
+}
+
 /// What `validate` needs of a decision: targets, the price of each tradable it was decided
 /// at, the symbols traded, the holdings it started from (`paper` records the same).
 pub fn decision_record(
@@ -184,7 +200,8 @@ pub fn decision_record(
     }
 }
 
-fn one_line(d: &Decision, day: &DayPlan) -> String {
+/// The one-line summary of a decided day.
+pub fn one_line(d: &Decision, day: &DayPlan) -> String {
     let g = &d.diagnostics;
     let cell = g
         .cell
@@ -393,29 +410,35 @@ pub fn risk_table<'a>(rows: impl Iterator<Item = (NaiveDate, &'a RuleOutcome)>) 
     t
 }
 
-fn write_ledgers(
+/// The decision, orders and risk-check rows of a date. Always replacing the date's rows
+/// (of this `phase` in the decisions and orders ledgers, which `dry-run` and `paper`
+/// share): a run killed after these writes but before its state save left them without a
+/// job record, and its rerun must not add them a second time. `orders` gets the phase
+/// column here.
+pub fn write_ledgers(
     ctx: &Ctx,
     date: NaiveDate,
+    phase: &str,
     d: &Decision,
     day: &DayPlan,
     tradables: &[String],
+    mut orders: Table,
 ) -> Result<()> {
     let dir = &ctx.config.paths.ledger_dir;
-    // Always replace the date's rows: a run killed after these writes but before the state
-    // save left them without a job record, and its rerun must not add them a second time.
-    let replace = Some(date);
     let empty = BTreeMap::new();
     let weights = day.final_targets.as_deref().unwrap_or(&empty);
     let mut t = decision_table(std::iter::once((d, weights)), tradables);
-    t.push("phase", Col::Str(vec!["dry-run".into()]));
-    ledger::append(&dir.join("decisions.parquet"), &t, replace)?;
-    let mut o = orders_table(day.orders.iter().map(|o| {
-        let id = ClientOrderId::new(STRATEGY_TAG, date, &o.symbol, o.side, 1).0;
-        (date, id, o)
-    }));
-    o.push("phase", Col::Str(vec!["dry-run".into(); day.orders.len()]));
-    ledger::append(&dir.join("orders.parquet"), &o, replace)?;
+    t.push("phase", Col::Str(vec![phase.into()]));
+    ledger::append_phase(&dir.join("decisions.parquet"), &t, date, phase)?;
+    if !orders.cols.iter().any(|(n, _)| n == "phase") {
+        let n = match orders.cols.first() {
+            Some((_, Col::Date(v))) => v.len(),
+            _ => 0,
+        };
+        orders.push("phase", Col::Str(vec![phase.into(); n]));
+    }
+    ledger::append_phase(&dir.join("orders.parquet"), &orders, date, phase)?;
     let r = risk_table(day.risk_outcomes.iter().map(|o| (date, o)));
-    ledger::append(&dir.join("risk_checks.parquet"), &r, replace)?;
+    ledger::append(&dir.join("risk_checks.parquet"), &r, Some(date))?;
     Ok(())
 }

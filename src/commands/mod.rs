@@ -19,14 +19,17 @@ pub mod backtest;
 mod daily;
 mod data_ack;
 pub mod dry_run;
+pub mod emergency_exit;
 pub mod fetch;
 mod fetch_remote;
 pub mod halt;
 pub mod health;
 mod health_jobs;
+pub mod paper;
 pub mod preflight;
 mod preflight_data;
 mod progress;
+pub mod reconcile;
 pub mod risk;
 pub mod schedule;
 pub mod status;
@@ -107,6 +110,8 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Fetch(_) => "fetch",
         Command::Preflight(_) => "preflight",
         Command::DryRun(_) => "dry-run",
+        Command::Paper(_) => "paper",
+        Command::Reconcile(_) => "reconcile",
         Command::Backtest(_) => "backtest",
         Command::Risk(_) => "risk",
         Command::Health(_) => "health",
@@ -118,6 +123,7 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Alert(crate::cli::AlertCommand::Test) => "alert test",
         Command::Alert(crate::cli::AlertCommand::JobFailed { .. }) => "alert job-failed",
         Command::Data(_) => "data",
+        Command::EmergencyExit(_) => "emergency-exit",
     }
 }
 
@@ -186,7 +192,11 @@ pub fn run(cli: &Cli) -> Result<Exit> {
     }
     // Every command says so while the kill switch is present (health reports it as a check;
     // halt and resume say it themselves).
-    if !matches!(cli.command, Command::Halt(_) | Command::Resume) {
+    // Emergency-exit creates it and sends its orders regardless, and says so itself.
+    if !matches!(
+        cli.command,
+        Command::Halt(_) | Command::Resume | Command::EmergencyExit(_)
+    ) {
         ctx.report_kill_switch();
     }
     if let Some(o) = &ctx.config.phase_override {
@@ -201,6 +211,8 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Fetch(a) => fetch::run(&ctx, a),
         Command::Preflight(a) => preflight::run(&ctx, a),
         Command::DryRun(a) => dry_run::run(&ctx, a),
+        Command::Paper(a) => paper::run(&ctx, a),
+        Command::Reconcile(a) => reconcile::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
         Command::Health(a) => health::run(cli, a),
@@ -210,6 +222,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Status => status::run(&ctx),
         Command::Halt(a) => halt::halt(&ctx, a),
         Command::Resume => halt::resume(&ctx),
+        Command::EmergencyExit(a) => emergency_exit::run(&ctx, a),
         // Sends its one message itself; the queue waits for the next job.
         Command::Alert(a @ crate::cli::AlertCommand::Test) => return alert::run(&ctx, a),
         // Raises an alert and delivers it (and any queued ones) like every job.

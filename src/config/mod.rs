@@ -135,6 +135,9 @@ pub struct Config {
     /// Per-day log files.
     #[serde(default)]
     pub log: LogConfig,
+    /// Order handling of paper/live and emergency-exit.
+    #[serde(default)]
+    pub execution: ExecutionConfig,
     /// The file this config came from (set by the loader).
     #[serde(skip)]
     pub source_file: PathBuf,
@@ -192,6 +195,9 @@ pub struct AccountConfig {
     pub broker: BrokerKind,
     /// Starting cash of the simulated account on its first run, in dollars.
     pub initial_capital: f64,
+    /// Faults of the simulated venue, for tests and demos (`partial=PCT`, `reject=SYM+SYM`,
+    /// `lose_reply=SYM+SYM`, `fill_after=N`); env `TRADER_SIM_FAULTS` wins.
+    pub sim_faults: Option<String>,
 }
 
 impl Default for AccountConfig {
@@ -199,6 +205,38 @@ impl Default for AccountConfig {
         AccountConfig {
             broker: BrokerKind::Sim,
             initial_capital: 10_000.0,
+            sim_faults: None,
+        }
+    }
+}
+
+/// How the execution engine sends and watches orders (`paper`, and `live` next).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionConfig {
+    /// Pause between two looks at an open order, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a phase (sells, then buys) waits for fills before cancelling the rest.
+    pub fill_timeout_ms: u64,
+    /// The collar of the marketable limit orders around the decision price, in percent.
+    pub max_slippage_pct: f64,
+    /// Cash may differ this many dollars between the broker and the state's record.
+    pub reconcile_cash_tolerance: f64,
+    /// The wider collar of `emergency-exit`'s liquidation orders, in percent.
+    pub emergency_collar_pct: f64,
+    /// How long `emergency-exit` waits for a running job's lock, in milliseconds.
+    pub lock_wait_ms: u64,
+}
+
+impl Default for ExecutionConfig {
+    fn default() -> Self {
+        ExecutionConfig {
+            poll_interval_ms: 500,
+            fill_timeout_ms: 60_000,
+            max_slippage_pct: 1.0,
+            reconcile_cash_tolerance: 1.0,
+            emergency_collar_pct: 5.0,
+            lock_wait_ms: 30_000,
         }
     }
 }
@@ -501,6 +539,51 @@ impl Config {
             1e12,
             &mut out,
         );
+        if let Some(f) = &self.account.sim_faults
+            && let Err(e) = crate::broker::sim::SimFaults::parse(f)
+        {
+            out.push(Issue {
+                key: "account.sim_faults".into(),
+                value: f.clone(),
+                allowed: e,
+            });
+        }
+        let x = &self.execution;
+        for (key, v, lo, hi) in [
+            (
+                "execution.poll_interval_ms",
+                x.poll_interval_ms as f64,
+                1.0,
+                60_000.0,
+            ),
+            (
+                "execution.fill_timeout_ms",
+                x.fill_timeout_ms as f64,
+                0.0,
+                3_600_000.0,
+            ),
+            ("execution.max_slippage_pct", x.max_slippage_pct, 0.0, 10.0),
+            (
+                "execution.reconcile_cash_tolerance",
+                x.reconcile_cash_tolerance,
+                0.0,
+                1e6,
+            ),
+            (
+                "execution.emergency_collar_pct",
+                x.emergency_collar_pct,
+                0.0,
+                50.0,
+            ),
+            (
+                "execution.lock_wait_ms",
+                x.lock_wait_ms as f64,
+                0.0,
+                3_600_000.0,
+            ),
+        ] {
+            range_issue(key, v, lo, hi, &mut out);
+        }
         let p = &self.portfolio;
         if let Some(d) = p.drift_rebalance_pct {
             range_issue("portfolio.drift_rebalance_pct", d, 0.0, 100.0, &mut out);

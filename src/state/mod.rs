@@ -103,6 +103,12 @@ pub struct State {
     /// Alert deduplication and the undelivered alert queue ([`crate::alert::book`]).
     #[serde(default, skip_serializing_if = "crate::alert::AlertBook::is_empty")]
     pub alerts: crate::alert::AlertBook,
+    /// The write-ahead order journal per trading date (paper/live).
+    #[serde(default)]
+    pub journal: crate::execution::journal::Journal,
+    /// Reconciliation mismatches found and accepted, oldest first.
+    #[serde(default)]
+    pub reconciliations: Vec<crate::execution::reconcile::ReconcileRecord>,
 }
 
 /// Positions and cash at one moment.
@@ -217,6 +223,8 @@ impl State {
             validations: BTreeMap::new(),
             halts: Vec::new(),
             alerts: Default::default(),
+            journal: Default::default(),
+            reconciliations: Vec::new(),
         }
     }
 

@@ -71,6 +71,7 @@ fn rebuild(sb: &Sandbox, cfg: &trader::config::Config, out: &Outcome, date: Naiv
         cash_cents: trader::money::try_cents(last.cash).expect("in range"),
         positions,
         orders: BTreeMap::new(),
+        polls: BTreeMap::new(),
     };
     let sim = sb.path().join("state/sim");
     std::fs::create_dir_all(&sim).expect("mkdir sim");
