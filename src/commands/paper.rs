@@ -13,6 +13,7 @@ use super::{Ctx, Job};
 use crate::broker::Broker;
 use crate::broker::sim::{SimBroker, SimFaults};
 use crate::cli::PaperArgs;
+use crate::config::Phase;
 use crate::execution::engine::{Engine, ExecError};
 use crate::execution::journal::{DayJournal, JournalStatus, OrderPhase};
 use crate::execution::{fills, kill_point, plan, reconcile};
@@ -65,7 +66,26 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     super::preflight::require_passed(&job.state, date)?;
-    // The promotion gate (`gates::require`) goes here: before anything touches the broker.
+    // The promotion gate, from the state's history, before anything touches the broker.
+    let gate = match crate::gates::require(&job.state, cfg, Phase::Paper, date) {
+        Ok(g) => g,
+        Err(refusal) => {
+            record(ctx, &mut job, date, JobResult::Blocked, &refusal.to_string())?;
+            return Err(refusal.into());
+        }
+    };
+    let promotion = match &gate.overridden {
+        Some(why) => {
+            ctx.log.warn(&format!(
+                "PHASE OVERRIDE: paper runs on {date} although its promotion gate is not met ({why})"
+            ));
+            format!("phase_override: {why}")
+        }
+        None => "promotion gate passed".to_string(),
+    };
+    if crate::gates::record_promotion(&mut job.state, Phase::Paper, &promotion, ctx.clock()) {
+        ctx.log.info(&format!("phase: paper from {date} ({promotion})"));
+    }
     let d = super::daily::load(ctx, &job.state, date, true)?;
     let mut sim = open_sim(ctx, &d.closes)?;
     let clock = || ctx.clock();
@@ -182,6 +202,11 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
         equity_cents: acct.equity_cents,
     });
     super::dry_run::record_decision(st, date, &d.decision, &day, acct.equity_cents);
+    // What `validate` compares the day against, as for a dry-run day.
+    st.decisions.insert(
+        date,
+        super::dry_run::decision_record(JOB, Phase::Paper, ctx.clock(), &d, &day),
+    );
     let orders = st.journal.get(&date).map_or(&[][..], |j| &j.orders[..]);
     let rejected: Vec<String> = orders
         .iter()

@@ -17,7 +17,7 @@ pub const D2: &str = "2026-05-01";
 /// A sandbox on the sample data with fast polling and both dates' preflight passed.
 pub fn sandbox(extra: &str) -> Sandbox {
     let sb = Sandbox::with_sample(&format!(
-        "execution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 150\n{extra}"
+        "phase_override: { phase: paper, reason: \"engine tests: the gate is tested in gates_tests and status_halt\" }\nexecution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 150\n{extra}"
     ));
     for d in [D1, D2] {
         let out = sb.run(&["preflight", "--date", d]);
@@ -386,4 +386,26 @@ fn bad_execution_keys_and_fault_lists_are_usage_errors() {
         stderr(&out)
     );
     assert!(book(&sb).orders.is_empty());
+}
+
+/// Without 20 validated dry-run days (and no override), the promotion gate refuses `paper`
+/// with exit 3 before the venue is touched, shows the counts, and records the refusal.
+#[test]
+fn paper_is_refused_by_the_promotion_gate_without_validated_dry_run_days() {
+    let sb = Sandbox::with_sample("execution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 150\n");
+    let out = sb.run(&["preflight", "--date", D2]);
+    assert_eq!(code(&out), 0, "preflight: {}", stderr(&out));
+    let out = sb.run(&["paper", "--date", D2]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 3, "{err}");
+    assert!(err.contains("(need 20)"), "{err}");
+    assert!(
+        !sb.path().join("state/sim/account.json").exists(),
+        "the venue was touched"
+    );
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(sb.path().join("state/state.json")).expect("state"),
+    )
+    .expect("json");
+    assert_eq!(state["jobs"][D2]["paper"]["result"], "blocked");
 }

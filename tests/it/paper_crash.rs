@@ -64,7 +64,7 @@ fn kill_and_rerun(sb: &crate::common::Sandbox, date: &str, faults: &str, kill: &
 /// A fresh sandbox with `template`'s state and ledgers (its passed preflights).
 fn copy_of(template: &crate::common::Sandbox) -> crate::common::Sandbox {
     let sb = crate::common::Sandbox::with_sample(
-        "execution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 150\n",
+        "phase_override: { phase: paper, reason: \"engine tests: the gate is tested in gates_tests and status_halt\" }\nexecution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 150\n",
     );
     for d in ["state", "ledger"] {
         std::fs::create_dir_all(sb.path().join(d)).expect("mkdir");
@@ -192,7 +192,7 @@ fn paper_killed_at_each_named_step_recovers() {
 fn a_kill_switch_appearing_mid_run_stops_before_the_next_submission() {
     use std::process::{Command, Stdio};
     let sb = crate::common::Sandbox::with_sample(
-        "execution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 1500\n",
+        "phase_override: { phase: paper, reason: \"engine tests: the gate is tested in gates_tests and status_halt\" }\nexecution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 1500\n",
     );
     assert_eq!(code(&sb.run(&["preflight", "--date", D1])), 0);
     seed_venue(&sb);
