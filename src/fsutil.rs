@@ -84,6 +84,23 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<()> {
+    replace(path, fill, true)
+}
+
+/// Atomically replace `path` with `bytes` without the two fsyncs: a reader, or a process
+/// killed at any instant, still sees the old file or the new one (the page cache outlives a
+/// killed process); only a power cut may lose the newest replacement. For the simulated
+/// venue's book, which stands in for a remote broker's records: our own state is always
+/// fsynced, and reconciliation before trading catches a venue that lost its last change.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, |f| f.write_all(bytes), false)
+}
+
+fn replace(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+    durable: bool,
+) -> io::Result<()> {
     let dir = parent_dir(path);
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
@@ -91,9 +108,11 @@ pub fn write_atomic_with(
         .suffix(".partial")
         .tempfile_in(dir)?;
     fill(tmp.as_file_mut())?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
+    if durable { sync_dir(dir) } else { Ok(()) }
 }
 
 /// Remove the temp files [`write_atomic`] leaves when a process is killed mid-write

@@ -113,7 +113,9 @@ impl SimBroker {
             )));
         }
         let bytes = serde_json::to_vec_pretty(&self.book).map_err(|e| other(e.to_string()))?;
-        crate::fsutil::write_atomic(path, &bytes)
+        // Replaced atomically after every change (a killed trader never loses a venue-side
+        // order), not fsynced: see `fsutil::write_atomic_unsynced`.
+        crate::fsutil::write_atomic_unsynced(path, &bytes)
             .map_err(|e| other(format!("{}: {e}", path.display())))
     }
 

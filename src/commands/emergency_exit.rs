@@ -112,6 +112,7 @@ pub fn run(ctx: &Ctx, args: &EmergencyExitArgs) -> Result<Exit> {
         ),
     };
     failed |= !recorded;
+    let ledgers_note = format!("ledgers {ledgers}");
     let report = report::Report::new(&outcome, account, switch_note, &held, ledgers, state_note);
     if ctx.json {
         super::print_json(&report)?;
@@ -120,6 +121,13 @@ pub fn run(ctx: &Ctx, args: &EmergencyExitArgs) -> Result<Exit> {
     }
     ctx.log
         .info(&format!("emergency-exit {date}: {}", report.result));
+    // Always a person's business; never blocks the exit (delivery is after it, bounded).
+    crate::alert::raise(crate::alert::Alert {
+        severity: crate::alert::Severity::Critical,
+        key: format!("emergency-exit-{date}"),
+        subject: format!("emergency exit {date}: {}", report.result),
+        body: format!("{}\n{ledgers_note}\n", report.result),
+    });
     Ok(if failed { Exit::Unexpected } else { Exit::Ok })
 }
 

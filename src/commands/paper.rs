@@ -70,7 +70,13 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
     let gate = match crate::gates::require(&job.state, cfg, Phase::Paper, date) {
         Ok(g) => g,
         Err(refusal) => {
-            record(ctx, &mut job, date, JobResult::Blocked, &refusal.to_string())?;
+            record(
+                ctx,
+                &mut job,
+                date,
+                JobResult::Blocked,
+                &refusal.to_string(),
+            )?;
             return Err(refusal.into());
         }
     };
@@ -84,9 +90,23 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
         None => "promotion gate passed".to_string(),
     };
     if crate::gates::record_promotion(&mut job.state, Phase::Paper, &promotion, ctx.clock()) {
-        ctx.log.info(&format!("phase: paper from {date} ({promotion})"));
+        ctx.log
+            .info(&format!("phase: paper from {date} ({promotion})"));
     }
-    let d = super::daily::load(ctx, &job.state, date, true)?;
+    // Halted before the venue is touched: nothing is sent while the kill switch is there (it
+    // is checked again before every submission, for one that appears mid-run).
+    if cfg.paths.kill_switch.exists() {
+        let detail = format!(
+            "kill switch {} is present: nothing sent for {date} (`trader resume` removes it)",
+            cfg.paths.kill_switch.display()
+        );
+        record(ctx, &mut job, date, JobResult::Blocked, &detail)?;
+        return Err(ExitError::new(Exit::Halted, detail).into());
+    }
+    let mut d = super::daily::load(ctx, &job.state, date, true)?;
+    // The rebalance gate compares with what *this* account last rebalanced to: the dry-run's
+    // targets belong to a hypothetical book, so a first paper day rebalances in full.
+    d.last_targets = paper_last_targets(&job.state, date);
     let mut sim = open_sim(ctx, &d.closes)?;
     let clock = || ctx.clock();
     let kill_switch = cfg.paths.kill_switch.clone();
@@ -112,6 +132,12 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
         Err(e) => return fail(ctx, &mut job, date, e),
     };
     if let Some(detail) = blocked {
+        crate::alert::raise(crate::alert::Alert {
+            severity: crate::alert::Severity::Critical,
+            key: "reconciliation-mismatch".into(),
+            subject: format!("paper {date}: reconciliation mismatch, nothing sent"),
+            body: format!("{detail}\n"),
+        });
         record(ctx, &mut job, date, JobResult::Blocked, &detail)?;
         return Err(ExitError::new(Exit::Blocked, detail).into());
     }
@@ -259,6 +285,18 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
     for r in &rejected {
         ctx.log.warn(&format!("paper {date}: order rejected: {r}"));
     }
+    if !rejected.is_empty() || partial > 0 {
+        // A person should look: the book is not what the decision wanted.
+        crate::alert::raise(crate::alert::Alert {
+            severity: crate::alert::Severity::Warning,
+            key: format!("paper-orders-{date}"),
+            subject: format!(
+                "paper {date}: {} rejected, {partial} partly filled (rest cancelled)",
+                rejected.len()
+            ),
+            body: format!("{detail}\n"),
+        });
+    }
     ctx.log.info(&format!("paper {date}: {detail}"));
     outln!("paper {date}  (sim venue)");
     print_orders(&job, date);
@@ -269,6 +307,34 @@ pub fn run(ctx: &Ctx, args: &PaperArgs) -> Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// The targets the paper account last rebalanced to, from the paper days' decision records
+/// before `date`: a day that traded moved to its targets, a day that held kept its previous
+/// ones. `None` before the first paper day and after an emergency exit.
+fn paper_last_targets(
+    state: &crate::state::State,
+    date: NaiveDate,
+) -> Option<std::collections::BTreeMap<String, f64>> {
+    let (_, rec) = state
+        .decisions
+        .range(..date)
+        .rev()
+        .find(|(_, r)| r.job == JOB)?;
+    // An emergency exit since then left the account all cash: rebalance in full.
+    let exited = state
+        .jobs
+        .values()
+        .filter_map(|m| m.get("emergency-exit"))
+        .any(|j| j.result == JobResult::Ok && j.finished_at > rec.decided_at);
+    if exited {
+        return None;
+    }
+    if rec.traded.is_empty() {
+        rec.previous_targets.clone()
+    } else {
+        rec.targets.clone()
+    }
 }
 
 /// Reconcile before trading. The first paper run on the venue adopts its view; otherwise a

@@ -257,6 +257,12 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit> {
     job.save(ctx.now)?;
     if c == Colour::Red {
         ctx.log.warn(&format!("validate {date}: {detail}"));
+        crate::alert::raise(crate::alert::Alert {
+            severity: crate::alert::Severity::Critical,
+            key: format!("validation-red-{date}"),
+            subject: format!("validation RED for {date}"),
+            body: format!("{detail}\n"),
+        });
     } else {
         ctx.log.info(&format!("validate {date}: {detail}"));
     }

@@ -15,8 +15,7 @@ use crate::common::{Sandbox, code, stderr, stdout, table, text_column};
 
 pub const NOW: &str = "2026-05-01T19:50:00Z";
 /// Small waits so the suite stays fast.
-pub const FAST: &str =
-    "phase_override: { phase: paper, reason: \"engine tests: the gate is tested in gates_tests and status_halt\" }\nexecution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 100\n  lock_wait_ms: 400\n";
+pub const FAST: &str = "phase_override: { phase: paper, reason: \"engine tests: the gate is tested in gates_tests and status_halt\" }\nexecution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 100\n  lock_wait_ms: 400\n";
 
 pub fn resting(id: &str, symbol: &str, side: Side, qty: i64, limit: f64) -> BrokerOrder {
     BrokerOrder {

@@ -17,7 +17,7 @@ pub const D2: &str = "2026-05-01";
 /// A sandbox on the sample data with fast polling and both dates' preflight passed.
 pub fn sandbox(extra: &str) -> Sandbox {
     let sb = Sandbox::with_sample(&format!(
-        "phase_override: { phase: paper, reason: \"engine tests: the gate is tested in gates_tests and status_halt\" }\nexecution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 150\n{extra}"
+        "phase_override: {{ phase: paper, reason: \"engine tests: the gate is tested in gates_tests and status_halt\" }}\nexecution:\n  poll_interval_ms: 5\n  fill_timeout_ms: 150\n{extra}"
     ));
     for d in [D1, D2] {
         let out = sb.run(&["preflight", "--date", d]);
@@ -299,7 +299,12 @@ fn the_kill_switch_stops_submissions_with_exit_4() {
     std::fs::write(sb.path().join("state/KILL"), "halt").expect("kill switch");
     let out = run_env(&sb, &["paper", "--date", D1], &[]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
-    assert!(book(&sb).orders.is_empty(), "nothing sent");
+    // Halted before the venue is touched (it is checked again before every submission).
+    let venue = sb.path().join("state/sim/account.json");
+    assert!(
+        !venue.exists() || book(&sb).orders.is_empty(),
+        "nothing sent"
+    );
     std::fs::remove_file(sb.path().join("state/KILL")).expect("rm");
     let out = run_env(&sb, &["paper", "--date", D1], &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -398,14 +403,13 @@ fn paper_is_refused_by_the_promotion_gate_without_validated_dry_run_days() {
     let out = sb.run(&["paper", "--date", D2]);
     let err = stderr(&out);
     assert_eq!(code(&out), 3, "{err}");
-    assert!(err.contains("(need 20)"), "{err}");
+    assert!(err.contains("(need >= 20)"), "{err}");
     assert!(
         !sb.path().join("state/sim/account.json").exists(),
         "the venue was touched"
     );
-    let state: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(sb.path().join("state/state.json")).expect("state"),
-    )
-    .expect("json");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sb.path().join("state/state.json")).expect("state"))
+            .expect("json");
     assert_eq!(state["jobs"][D2]["paper"]["result"], "blocked");
 }
