@@ -123,10 +123,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Make the data of `files` (all in `dir`'s file system) durable with one barrier: on Linux
 /// one `syncfs(2)` of that file system (one journal commit instead of one per file; it reports
 /// writeback errors since Linux 5.8), elsewhere an fsync of each file.
-pub fn sync_files_of_dir<'a>(
-    dir: &Path,
-    files: impl Iterator<Item = &'a File>,
-) -> io::Result<()> {
+pub fn sync_files_of_dir<'a>(dir: &Path, files: impl Iterator<Item = &'a File>) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;

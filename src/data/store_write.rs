@@ -55,9 +55,9 @@ impl BarStore {
             let (a, b) = std::thread::scope(|scope| {
                 let h = scope.spawn(move || stage_all(dir, second));
                 let a = stage_all(dir, jobs);
-                let b = h.join().unwrap_or_else(|_| {
-                    Err(werr(dir, "the encoding thread panicked".into()))
-                });
+                let b = h
+                    .join()
+                    .unwrap_or_else(|_| Err(werr(dir, "the encoding thread panicked".into())));
                 (a, b)
             });
             let mut staged = a?;
@@ -85,31 +85,70 @@ fn stage_all(
     };
     let mut staged = Vec::with_capacity(jobs.len());
     for (symbol, bars, path) in jobs {
-        let mut df = to_frame(symbol, bars).map_err(|e| werr(&path, e.to_string()))?;
+        let df = to_frame(symbol, bars).map_err(|e| werr(&path, e.to_string()))?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .suffix(".partial")
             .tempfile_in(dir)
             .map_err(|e| werr(&path, e.to_string()))?;
-        // Uncompressed: every job reads these files and none is large (the 4,438 daily bars
-        // of an ETF take 300 KB). Decoding LZ4 was 6 % of the sample backtest's
-        // instructions and zstd slower still (preflight over the 505-stock panel: zstd
-        // 357 ms, LZ4 258 ms, then on par with uncompressed); pyarrow and DuckDB read them
-        // (tested). No statistics (nothing reads them: every reader takes whole files) and
-        // no per-file thread pool work (files are small; the caller spreads files instead).
-        // Buffered: the encoder issues many small writes.
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file_mut());
-        ParquetWriter::new(&mut out)
-            .with_compression(ParquetCompression::Uncompressed)
-            .with_statistics(StatisticsOptions::empty())
-            .set_parallel(false)
-            .finish(&mut df)
-            .map_err(|e| werr(&path, e.to_string()))?;
+        encode(&mut out, &df).map_err(|e| werr(&path, e.to_string()))?;
         out.flush().map_err(|e| werr(&path, e.to_string()))?;
         drop(out);
         staged.push((tmp, path));
     }
     Ok(staged)
+}
+
+/// Write `df` as one parquet file (one row group) to `out`.
+///
+/// Through polars' parquet writer (the same schema and `ARROW:schema` metadata as
+/// `ParquetWriter`) with the encodings chosen here: `ParquetWriter` tries a dictionary for
+/// every numeric column, estimating its cardinality first, and that estimate was the largest
+/// single cost of a 4,000-file daily fetch. Prices are nearly all distinct, so numbers are
+/// written plain; the `symbol` column (one value repeated) keeps its dictionary.
+/// Uncompressed: every job reads these files and none is large (the 4,438 daily bars of an
+/// ETF take 300 KB); decoding LZ4 was 6 % of the sample backtest's instructions and zstd
+/// slower still. No statistics: every reader takes whole files. pyarrow and DuckDB read
+/// these files (tests/it/store_import.rs).
+fn encode<W: std::io::Write>(out: W, df: &DataFrame) -> PolarsResult<()> {
+    use polars_parquet::write::{
+        CompressionOptions, Encoding, FileWriter, RowGroupIterator, StatisticsOptions, Version,
+        WriteOptions,
+    };
+    let schema = df.schema().to_arrow(CompatLevel::newest());
+    let encodings: Vec<Vec<Encoding>> = df
+        .columns()
+        .iter()
+        .map(|c| {
+            vec![if c.dtype() == &DataType::String {
+                Encoding::RleDictionary
+            } else {
+                Encoding::Plain
+            }]
+        })
+        .collect();
+    let options = WriteOptions {
+        statistics: StatisticsOptions::empty(),
+        version: Version::V1,
+        compression: CompressionOptions::Uncompressed,
+        data_page_size: None,
+    };
+    // One row group per chunk (a frame built by `to_frame` has one).
+    let batches: Vec<_> = df.iter_chunks(CompatLevel::newest(), false).collect();
+    let rows: Vec<u64> = batches.iter().map(|b| b.len() as u64).collect();
+    let groups = RowGroupIterator::try_new(
+        batches.into_iter().map(Ok),
+        &schema,
+        options,
+        encodings.into(),
+    )?;
+    let mut writer = FileWriter::try_new(out, schema, options)?;
+    for (group, n) in groups.zip(rows) {
+        writer.write(n, group?)?;
+    }
+    writer.end(None)?;
+    Ok(())
 }
 
 /// Rename every staged temp file onto its target, in order, then sync the directory. The
