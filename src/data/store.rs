@@ -408,6 +408,22 @@ fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
 /// Merge fetched bars into stored ones: a new bar replaces the stored bar of its date,
 /// except that a provisional bar never replaces an official one.
 pub fn merge(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
+    // The daily case: both sides strictly ascending and every fresh bar after the last
+    // stored one, so no date collides and the result is the concatenation (what the general
+    // path below would build, without a map over every stored bar).
+    let ascending = |v: &[Bar]| v.windows(2).all(|w| w[0].date < w[1].date);
+    if ascending(stored)
+        && ascending(fresh)
+        && match (stored.last(), fresh.first()) {
+            (Some(s), Some(f)) => s.date < f.date,
+            _ => true,
+        }
+    {
+        let mut out = Vec::with_capacity(stored.len() + fresh.len());
+        out.extend_from_slice(stored);
+        out.extend_from_slice(fresh);
+        return out;
+    }
     let mut by_date: BTreeMap<NaiveDate, Bar> =
         stored.iter().map(|b| (b.date, b.clone())).collect();
     for b in fresh {
