@@ -183,6 +183,20 @@ impl BarStore {
     }
 }
 
+/// The columns [`read_file`] decodes: all but `symbol`.
+const BAR_COLUMNS: [&str; 10] = [
+    "date",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "adj_close",
+    "dividend",
+    "split_factor",
+    "provisional",
+];
+
 /// Read one bar file and check its invariants (ascending unique dates).
 pub fn read_file(path: &Path) -> Result<Vec<Bar>, StoreError> {
     let rerr = |message: String| StoreError::Read {
@@ -192,10 +206,18 @@ pub fn read_file(path: &Path) -> Result<Vec<Bar>, StoreError> {
     let file = crate::fsutil::open_regular(path).map_err(|e| rerr(e.to_string()))?;
     // One small file per symbol: decoding its few column chunks on this thread beats handing
     // them to the thread pool (measured on the 505-stock panel).
-    let df = ParquetReader::new(file)
-        .read_parallel(ParallelStrategy::None)
-        .finish()
-        .map_err(|e| rerr(format!("not a readable parquet bar file: {e}")))?;
+    let bad = |e: PolarsError| rerr(format!("not a readable parquet bar file: {e}"));
+    let mut reader = ParquetReader::new(file).read_parallel(ParallelStrategy::None);
+    // Only the columns a `Bar` holds: the `symbol` column (the file name already says it) is
+    // a string per row and was the costliest to decode. A missing column is left out of the
+    // projection so `from_frame` names it.
+    let schema = reader.schema().map_err(bad)?;
+    let wanted: Vec<String> = BAR_COLUMNS
+        .iter()
+        .filter(|c| schema.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    let df = reader.with_columns(Some(wanted)).finish().map_err(bad)?;
     let bars = from_frame(&df).map_err(rerr)?;
     let dates: Vec<NaiveDate> = bars.iter().map(|b| b.date).collect();
     ascending(&dates).map_err(rerr)?;
@@ -386,6 +408,22 @@ fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
 /// Merge fetched bars into stored ones: a new bar replaces the stored bar of its date,
 /// except that a provisional bar never replaces an official one.
 pub fn merge(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
+    // The daily case: both sides strictly ascending and every fresh bar after the last
+    // stored one, so no date collides and the result is the concatenation (what the general
+    // path below would build, without a map over every stored bar).
+    let ascending = |v: &[Bar]| v.windows(2).all(|w| w[0].date < w[1].date);
+    if ascending(stored)
+        && ascending(fresh)
+        && match (stored.last(), fresh.first()) {
+            (Some(s), Some(f)) => s.date < f.date,
+            _ => true,
+        }
+    {
+        let mut out = Vec::with_capacity(stored.len() + fresh.len());
+        out.extend_from_slice(stored);
+        out.extend_from_slice(fresh);
+        return out;
+    }
     let mut by_date: BTreeMap<NaiveDate, Bar> =
         stored.iter().map(|b| (b.date, b.clone())).collect();
     for b in fresh {

@@ -297,3 +297,58 @@ fn a_rename_failing_midway_says_what_was_replaced() {
         "temp files left"
     );
 }
+
+/// The general path of [`merge`] (a map by date), to compare the appending fast path with.
+fn merge_by_map(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
+    let mut by_date: BTreeMap<NaiveDate, Bar> =
+        stored.iter().map(|b| (b.date, b.clone())).collect();
+    for b in fresh {
+        match by_date.get(&b.date) {
+            Some(old) if b.provisional && !old.provisional => {}
+            _ => {
+                by_date.insert(b.date, b.clone());
+            }
+        }
+    }
+    by_date.into_values().collect()
+}
+
+#[test]
+fn merge_appending_and_overlapping_equal_the_map_merge() {
+    let bar = |d: u32, close: f64, provisional: bool| Bar {
+        date: day(d),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: 1.0,
+        adj_close: None,
+        dividend: 0.0,
+        split_factor: 1.0,
+        provisional,
+    };
+    let stored: Vec<Bar> = (1..=5).map(|d| bar(d, d as f64, false)).collect();
+    let cases: Vec<Vec<Bar>> = vec![
+        vec![],
+        vec![bar(6, 60.0, false)],
+        vec![bar(6, 60.0, true), bar(7, 70.0, false)],
+        vec![bar(5, 50.0, false), bar(6, 60.0, false)],
+        vec![bar(5, 50.0, true)],
+        vec![bar(7, 70.0, false), bar(6, 60.0, false)],
+        vec![bar(3, 30.0, false)],
+        vec![bar(8, 80.0, false), bar(8, 81.0, false)],
+    ];
+    for fresh in &cases {
+        assert_eq!(
+            merge(&stored, fresh),
+            merge_by_map(&stored, fresh),
+            "{fresh:?}"
+        );
+        assert_eq!(merge(&[], fresh), merge_by_map(&[], fresh), "{fresh:?}");
+    }
+    let unsorted = vec![bar(2, 2.0, false), bar(1, 1.0, false)];
+    assert_eq!(
+        merge(&unsorted, &cases[1]),
+        merge_by_map(&unsorted, &cases[1])
+    );
+}
