@@ -15,6 +15,8 @@ if [ -z "${TRADER:-}" ]; then
 fi
 export CONFIG TRADER TRADER_NOW=${TRADER_NOW:-2026-05-01T21:30:00Z}
 run() { "$TRADER" --config "$CONFIG" -q "$@"; }
+# The committed demo starts over on every run (its runtime files only: state/demo, data/demo).
+if [ "$CONFIG" = config/demo.yaml ]; then rm -rf state/demo data/demo; fi
 step() { echo "== trader $*"; }
 scripts/demo-cycle.sh 2026-03-30 2026-04-29 | tail -1
 step preflight --date 2026-04-30; run preflight --date 2026-04-30 >/dev/null
