@@ -316,17 +316,20 @@ fn paper_last_targets(
     state: &crate::state::State,
     date: NaiveDate,
 ) -> Option<std::collections::BTreeMap<String, f64>> {
-    let (_, rec) = state
+    let (rec_date, rec) = state
         .decisions
         .range(..date)
         .rev()
         .find(|(_, r)| r.job == JOB)?;
-    // An emergency exit since then left the account all cash: rebalance in full.
-    let exited = state
-        .jobs
-        .values()
-        .filter_map(|m| m.get("emergency-exit"))
-        .any(|j| j.result == JobResult::Ok && j.finished_at > rec.decided_at);
+    // An emergency exit since then left the account all cash: rebalance in full. Days order
+    // the two; on the paper day itself the exit is the later one when it cleared the targets
+    // (it does; a paper rebalance after it sets them again). Job clocks of two processes are
+    // not compared: a replay's `TRADER_NOW` gives them the same start.
+    let exited = state.jobs.iter().any(|(day, m)| {
+        m.get("emergency-exit")
+            .is_some_and(|j| j.result == JobResult::Ok)
+            && (day > rec_date || (day == rec_date && state.last_targets.is_none()))
+    });
     if exited {
         return None;
     }
