@@ -124,36 +124,14 @@ pub fn append(
     table: &Table,
     replace_date: Option<NaiveDate>,
 ) -> Result<(), LedgerError> {
-    let new = table.to_frame().map_err(|e| err(path, e))?;
-    let mut combined = match read(path)? {
-        None => new,
-        Some(old) => {
-            let old = match replace_date {
-                Some(d) => {
-                    let day = to_days(d);
-                    let col = old.column("date").map_err(|e| err(path, e))?;
-                    let keep: BooleanChunked = col
-                        .date()
-                        .map_err(|e| err(path, e))?
-                        .physical()
-                        .iter()
-                        .map(|v| Some(v != Some(day)))
-                        .collect();
-                    old.filter(&keep).map_err(|e| err(path, e))?
-                }
-                None => old,
-            };
-            old.vstack(&new).map_err(|e| {
-                err(
-                    path,
-                    format!(
-                        "new rows do not match the ledger's columns ({e}); move the old file aside"
-                    ),
-                )
-            })?
-        }
-    };
-    write_frame(path, &mut combined)
+    replace_rows(path, table, |old, _| {
+        let Some(d) = replace_date else {
+            return Ok(None);
+        };
+        let day = to_days(d);
+        let dates = old.column("date")?.date()?.physical();
+        Ok(Some(dates.iter().map(|v| Some(v != Some(day))).collect()))
+    })
 }
 
 /// Append `table` to the ledger at `path`, first dropping the rows of `date` whose `phase`
@@ -164,32 +142,18 @@ pub fn append_phase(
     date: NaiveDate,
     phase: &str,
 ) -> Result<(), LedgerError> {
-    let new = table.to_frame().map_err(|e| err(path, e))?;
-    let mut combined = match read(path)? {
-        None => new,
-        Some(old) => {
-            let day = to_days(date);
-            let dates = old.column("date").map_err(|e| err(path, e))?;
-            let dates = dates.date().map_err(|e| err(path, e))?.physical();
-            let phases = old.column("phase").map_err(|e| err(path, e))?;
-            let phases = phases.str().map_err(|e| err(path, e))?;
-            let keep: BooleanChunked = dates
+    replace_rows(path, table, |old, _| {
+        let day = to_days(date);
+        let dates = old.column("date")?.date()?.physical();
+        let phases = old.column("phase")?.str()?;
+        Ok(Some(
+            dates
                 .iter()
                 .zip(phases.iter())
                 .map(|(d, p)| Some(!(d == Some(day) && p == Some(phase))))
-                .collect();
-            let old = old.filter(&keep).map_err(|e| err(path, e))?;
-            old.vstack(&new).map_err(|e| {
-                err(
-                    path,
-                    format!(
-                        "new rows do not match the ledger's columns ({e}); move the old file aside"
-                    ),
-                )
-            })?
-        }
-    };
-    write_frame(path, &mut combined)
+                .collect(),
+        ))
+    })
 }
 
 /// Append `table` to the ledger at `path`, first dropping the rows whose text column `key`
@@ -197,25 +161,34 @@ pub fn append_phase(
 /// replaces them, and the rows of other orders on the same date (another job's, another
 /// phase's) are kept.
 pub fn append_replacing(path: &Path, table: &Table, key: &str) -> Result<(), LedgerError> {
+    replace_rows(path, table, |old, new| {
+        let fresh: std::collections::BTreeSet<&str> =
+            new.column(key)?.str()?.iter().flatten().collect();
+        let keys = old.column(key)?.str()?;
+        Ok(Some(
+            keys.iter()
+                .map(|k| Some(!k.is_some_and(|k| fresh.contains(k))))
+                .collect(),
+        ))
+    })
+}
+
+/// The one way a ledger changes: read it, keep the old rows `keep` marks (all of them when it
+/// returns `None`), append `table`'s rows and replace the file atomically. A new file is just
+/// `table`.
+fn replace_rows(
+    path: &Path,
+    table: &Table,
+    keep: impl FnOnce(&DataFrame, &DataFrame) -> PolarsResult<Option<BooleanChunked>>,
+) -> Result<(), LedgerError> {
     let new = table.to_frame().map_err(|e| err(path, e))?;
     let mut combined = match read(path)? {
         None => new,
         Some(old) => {
-            let fresh: std::collections::BTreeSet<&str> = new
-                .column(key)
-                .and_then(|c| c.str())
-                .map_err(|e| err(path, e))?
-                .iter()
-                .flatten()
-                .collect();
-            let keys = old.column(key).map_err(|e| err(path, e))?;
-            let keep: BooleanChunked = keys
-                .str()
-                .map_err(|e| err(path, e))?
-                .iter()
-                .map(|k| Some(!k.is_some_and(|k| fresh.contains(k))))
-                .collect();
-            let old = old.filter(&keep).map_err(|e| err(path, e))?;
+            let old = match keep(&old, &new).map_err(|e| err(path, e))? {
+                Some(mask) => old.filter(&mask).map_err(|e| err(path, e))?,
+                None => old,
+            };
             old.vstack(&new).map_err(|e| {
                 err(
                     path,
