@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use super::{Issue, Phase, range_issue};
+use super::validate::range_issue;
+use super::{Issue, Phase};
 
 /// Thresholds of `trader validate`: GREEN, YELLOW, else RED.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
