@@ -10,7 +10,7 @@ mod sim_faults;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Side;
@@ -228,6 +228,47 @@ pub struct AccountInfo {
     pub equity_cents: i64,
 }
 
+/// Who the account at the broker is and whether it may trade (Alpaca `GET /v2/account`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStanding {
+    /// The broker's account id (or number); recorded in the state on first use, and a
+    /// different one later is a reconciliation failure.
+    pub account_id: String,
+    pub trading_blocked: bool,
+    pub account_blocked: bool,
+    /// The broker's own word for the account's status (`ACTIVE`), for messages.
+    pub status: String,
+}
+
+/// The venue's market clock at the moment it was asked (Alpaca `GET /v2/clock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketClock {
+    pub now: DateTime<Utc>,
+    pub is_open: bool,
+    pub next_open: DateTime<Utc>,
+    pub next_close: DateTime<Utc>,
+}
+
+/// One trading session of the venue's calendar, in New York local time (Alpaca
+/// `GET /v2/calendar`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueSession {
+    pub date: NaiveDate,
+    pub open: NaiveTime,
+    pub close: NaiveTime,
+}
+
+/// Whether a symbol can be traded at the venue now (Alpaca `GET /v2/assets/{symbol}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetStatus {
+    pub symbol: String,
+    /// Listed and active at the venue.
+    pub active: bool,
+    pub tradable: bool,
+    /// Trading in it is halted now.
+    pub halted: bool,
+}
+
 /// A broker call that failed, classified by what the caller may do next.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -275,6 +316,33 @@ pub trait Broker {
     ) -> Result<Option<BrokerOrder>, BrokerError>;
     /// Cancel what is left of an order; a final order is left as it is.
     fn cancel(&mut self, id: &ClientOrderId) -> Result<(), BrokerError>;
+    /// The account's identity and standing. A venue without accounts (the simulator) is one
+    /// account named after itself that is never blocked.
+    fn standing(&mut self) -> Result<AccountStanding, BrokerError> {
+        Ok(AccountStanding {
+            account_id: self.name().to_string(),
+            trading_blocked: false,
+            account_blocked: false,
+            status: "ACTIVE".to_string(),
+        })
+    }
+    /// The venue's market clock; `None` when the venue has none (the simulator follows ours).
+    fn clock(&mut self) -> Result<Option<MarketClock>, BrokerError> {
+        Ok(None)
+    }
+    /// The venue's sessions from `from` to `to` inclusive; `None` when it has no calendar.
+    fn sessions(
+        &mut self,
+        _from: NaiveDate,
+        _to: NaiveDate,
+    ) -> Result<Option<Vec<VenueSession>>, BrokerError> {
+        Ok(None)
+    }
+    /// Whether `symbol` is tradable now; `None` when the venue does not say (the simulator
+    /// trades every symbol it has a quote for).
+    fn asset(&mut self, _symbol: &str) -> Result<Option<AssetStatus>, BrokerError> {
+        Ok(None)
+    }
     /// Cancel every open order; returns the ids asked to cancel.
     fn cancel_all(&mut self) -> Result<Vec<ClientOrderId>, BrokerError> {
         let open = self.open_orders()?;
