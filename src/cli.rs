@@ -45,6 +45,10 @@ pub enum Command {
     DryRun(DryRunArgs),
     /// The dry-run decision plus execution on the paper broker (the sim venue).
     Paper(PaperArgs),
+    /// The paper run on the live venue, behind the live promotion gate.
+    Live(LiveArgs),
+    /// Collect what the broker did with the journal's pending orders (limit-on-close fills).
+    Sync(SyncArgs),
     /// Compare the broker's positions and cash with the state; `--accept` adopts the broker's view.
     Reconcile(ReconcileArgs),
     /// Run the strategy over history through the same decision and order code.
@@ -255,6 +259,23 @@ pub struct DryRunArgs {
 #[derive(Debug, Args)]
 pub struct PaperArgs {
     /// Trade for this trading date instead of today (replays).
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Trade for this trading date instead of today (replays).
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<NaiveDate>,
+    /// Allow the first live run (recorded with the login name; needed once).
+    #[arg(long)]
+    pub confirm_first_live: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only the journal of this trading date (default: every date with pending orders).
     #[arg(long, value_name = "DATE")]
     pub date: Option<NaiveDate>,
 }

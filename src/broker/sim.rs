@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 pub use super::sim_book::{MAX_PRICE, SimBook, read_book};
 pub use super::sim_faults::SimFaults;
 use super::{
-    AccountInfo, Broker, BrokerError, BrokerOrder, ClientOrderId, Execution, OrderRequest,
-    OrderStatus,
+    AccountInfo, AccountStanding, Broker, BrokerError, BrokerOrder, ClientOrderId, Execution,
+    OrderRequest, OrderStatus, TimeInForce,
 };
 use crate::model::Side;
 use crate::portfolio::CostModel;
@@ -30,6 +30,12 @@ pub struct SimBroker {
     /// The venue's clock for submitted/updated/execution times (the job's clock; the epoch
     /// in a backtest, which has no use for times).
     pub now: DateTime<Utc>,
+    /// The close of the session the day's orders belong to: a limit-on-close order fills only
+    /// once `now` is at or after it (`None`: no session, it never fills).
+    pub session_close: Option<DateTime<Utc>>,
+    /// The session's official closes (the bar store's close of the date): the price a
+    /// limit-on-close order fills at.
+    pub official_closes: BTreeMap<String, f64>,
     path: Option<PathBuf>,
     /// How many orders of the book are not final: the reservations below are only summed
     /// when some are (a backtest's thousands of filled orders are never scanned).
@@ -55,6 +61,8 @@ impl SimBroker {
             cost,
             faults: SimFaults::default(),
             now: DateTime::UNIX_EPOCH,
+            session_close: None,
+            official_closes: BTreeMap::new(),
             path: None,
             open: 0,
         }
@@ -89,6 +97,8 @@ impl SimBroker {
             cost,
             faults: SimFaults::default(),
             now: DateTime::UNIX_EPOCH,
+            session_close: None,
+            official_closes: BTreeMap::new(),
             path: Some(path),
         };
         if created {
@@ -200,6 +210,43 @@ impl SimBroker {
             .fold(0, i64::saturating_add)
     }
 
+    /// The cost model of a fill: the closing auction fills at the official close itself (no
+    /// slippage), every other order at the quote with the model's slippage.
+    fn cost_for(&self, tif: TimeInForce) -> CostModel {
+        match tif {
+            TimeInForce::Cls => CostModel {
+                slippage: 0.0,
+                ..self.cost
+            },
+            _ => self.cost,
+        }
+    }
+
+    /// What the open limit-on-close sells bring at the quote (their limit without one): a
+    /// limit-on-close buy may count on it, since the auction fills the sells first.
+    fn cls_sell_credit(&self) -> i64 {
+        if self.open == 0 {
+            return 0;
+        }
+        self.book
+            .orders
+            .values()
+            .filter(|o| {
+                o.side == Side::Sell && o.time_in_force == TimeInForce::Cls && !o.status.is_final()
+            })
+            .map(|o| {
+                let p = self
+                    .quotes
+                    .get(&o.symbol)
+                    .copied()
+                    .or(o.limit_price)
+                    .unwrap_or(0.0);
+                self.cost_for(TimeInForce::Cls)
+                    .cash_delta_cents(Side::Sell, o.remaining(), p)
+            })
+            .fold(0, i64::saturating_add)
+    }
+
     /// Why an order of `qty` cannot be booked now (cash, shares, range), if it cannot.
     fn refusal(&self, o: &OrderRequest, qty: i64, quote: f64) -> Option<String> {
         self.refusal_with(o, qty, quote, 0)
@@ -214,9 +261,10 @@ impl SimBroker {
         reserved: i64,
     ) -> Option<String> {
         let held = self.book.positions.get(&o.symbol).copied().unwrap_or(0);
+        let cost = self.cost_for(o.time_in_force);
         let (Some(delta), Some(_)) = (
-            self.cost.try_cash_delta_cents(o.side, qty, quote),
-            self.cost.try_commission_cents(qty),
+            cost.try_cash_delta_cents(o.side, qty, quote),
+            cost.try_commission_cents(qty),
         ) else {
             return Some(format!("amount of {qty} {} out of range", o.symbol));
         };
@@ -249,24 +297,53 @@ impl SimBroker {
             // A partial fill's remainder rests until it is cancelled.
             return false;
         }
+        let cls = o.time_in_force == TimeInForce::Cls;
         let polls = self.book.polls.get(id).copied().unwrap_or(0);
-        if polls < self.faults.fill_after {
+        if !cls && polls < self.faults.fill_after {
             return false;
         }
-        let Some(quote) = self.quotes.get(&o.symbol).copied() else {
-            return false;
+        let (quote, price) = if cls {
+            // The closing auction: nothing before the close; then the official close itself.
+            if self.session_close.is_none_or(|c| self.now < c) {
+                return false;
+            }
+            let Some(close) = self.official_closes.get(&o.symbol).copied() else {
+                return false;
+            };
+            (close, close)
+        } else {
+            let Some(quote) = self.quotes.get(&o.symbol).copied() else {
+                return false;
+            };
+            (quote, self.cost.fill_price(o.side, quote))
         };
-        let price = self.cost.fill_price(o.side, quote);
         if let Some(limit) = o.limit_price {
             let crosses = match o.side {
                 Side::Buy => price <= limit,
                 Side::Sell => price >= limit,
             };
             if !crosses {
+                if cls {
+                    // The auction is over: a limit it did not reach expires unfilled.
+                    if let Some(o) = self.book.orders.get_mut(id) {
+                        o.status = OrderStatus::Expired;
+                        o.reason = Some(format!(
+                            "closing auction at {close:.2} did not reach the limit {limit:.2}",
+                            close = price
+                        ));
+                        o.updated_at = Some(self.now);
+                        self.open = self.open.saturating_sub(1);
+                    }
+                    return true;
+                }
                 return false;
             }
         }
-        let qty = self.faults.fill_qty(o.qty);
+        let qty = if cls {
+            o.qty
+        } else {
+            self.faults.fill_qty(o.qty)
+        };
         if qty <= 0 {
             return false;
         }
@@ -289,8 +366,9 @@ impl SimBroker {
             return true;
         }
         // Checked in `refusal` just above.
-        let delta = self.cost.cash_delta_cents(o.side, qty, quote);
-        let commission = self.cost.commission_cents(qty);
+        let cost = self.cost_for(o.time_in_force);
+        let delta = cost.cash_delta_cents(o.side, qty, quote);
+        let commission = cost.commission_cents(qty);
         self.book.cash_cents += delta;
         let pos = self.book.positions.entry(req.symbol.clone()).or_default();
         match req.side {
@@ -353,6 +431,15 @@ impl Broker for SimBroker {
         Ok(self.book.positions.clone())
     }
 
+    fn standing(&mut self) -> Result<AccountStanding, BrokerError> {
+        Ok(AccountStanding {
+            account_id: self.book.account_id.clone().unwrap_or_else(|| "sim".into()),
+            trading_blocked: self.book.trading_blocked,
+            account_blocked: false,
+            status: "ACTIVE".to_string(),
+        })
+    }
+
     fn open_orders(&mut self) -> Result<Vec<BrokerOrder>, BrokerError> {
         Ok(self
             .book
@@ -396,7 +483,9 @@ impl Broker for SimBroker {
                     },
                 ..o.clone()
             };
-            let reserved = if o.side == Side::Buy {
+            let reserved = if o.side == Side::Buy && o.time_in_force == TimeInForce::Cls {
+                self.reserved_cash().saturating_sub(self.cls_sell_credit())
+            } else if o.side == Side::Buy {
                 self.reserved_cash()
             } else {
                 0

@@ -18,6 +18,13 @@ pub struct SimBook {
     /// How often each open order was looked up (`fill_after` counts these).
     #[serde(default)]
     pub polls: BTreeMap<ClientOrderId, u32>,
+    /// The account's id as `standing()` reports it (`sim-paper`, `sim-live` when the factory
+    /// created it; `sim` for an account written before ids existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The venue refuses to trade the account (a test of the blocked-account refusal).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trading_blocked: bool,
 }
 
 impl SimBook {

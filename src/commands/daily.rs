@@ -39,6 +39,34 @@ pub struct Day {
 /// Load the day. `persist_account` creates the simulated account on first use (the jobs
 /// that record); read-only commands pass false and see the initial capital instead.
 pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) -> Result<Day> {
+    load_at(
+        ctx,
+        state,
+        date,
+        persist_account,
+        &ctx.config.paths.state_dir.join("sim"),
+    )
+}
+
+/// [`load`] for the trading runs: the simulated account of the venue in `sim_dir` as it
+/// stands (never created here: the venue factory creates it with its id); the runs then
+/// decide on the broker's own account.
+pub fn load_in(
+    ctx: &Ctx,
+    state: &State,
+    date: NaiveDate,
+    sim_dir: &std::path::Path,
+) -> Result<Day> {
+    load_at(ctx, state, date, false, sim_dir)
+}
+
+fn load_at(
+    ctx: &Ctx,
+    state: &State,
+    date: NaiveDate,
+    persist_account: bool,
+    sim_dir: &std::path::Path,
+) -> Result<Day> {
     let cfg = &ctx.config;
     let strategy = cfg.strategy_impl();
     let store = BarStore::new(&cfg.paths.bars_dir);
@@ -57,9 +85,8 @@ pub fn load(ctx: &Ctx, state: &State, date: NaiveDate, persist_account: bool) ->
     };
     let cost = super::dry_run::cost_model(cfg);
     let initial = super::config_cents(cfg, "account.initial_capital", cfg.account.initial_capital)?;
-    let sim_dir = cfg.paths.state_dir.join("sim");
     let sim = if persist_account || sim_dir.join("account.json").exists() {
-        let (sim, created) = SimBroker::open(&sim_dir, initial, cost)
+        let (sim, created) = SimBroker::open(sim_dir, initial, cost)
             .map_err(|e| ExitError::new(Exit::Unavailable, e.to_string()))?;
         if created {
             ctx.log.info(&format!(

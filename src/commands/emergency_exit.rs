@@ -24,9 +24,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::Ctx;
 use crate::broker::Broker;
-use crate::broker::sim::SimBroker;
 use crate::cli::EmergencyExitArgs;
-use crate::config::BrokerKind;
 use crate::exit::{Exit, ExitError};
 use crate::state::lock;
 
@@ -49,7 +47,7 @@ pub fn run(ctx: &Ctx, args: &EmergencyExitArgs) -> Result<Exit> {
     let date = ctx.today();
     if !args.confirm {
         let mut broker = open_broker(ctx, date)?;
-        let plan = liquidate::plan(&mut broker, x.emergency_collar_pct)
+        let plan = liquidate::plan(&mut *broker, x.emergency_collar_pct)
             .context("reading the broker's open orders and positions")?;
         report::print_plan(cfg.paths.kill_switch.as_path(), broker.name(), &plan);
         if !typed_confirm()? {
@@ -90,7 +88,7 @@ pub fn run(ctx: &Ctx, args: &EmergencyExitArgs) -> Result<Exit> {
         max_attempts: liquidate::MAX_ATTEMPTS,
         symbols: cfg.universe(),
     };
-    let outcome = liquidate::run(&mut broker, &settings, &mut |m| ctx.log.info(m))
+    let outcome = liquidate::run(&mut *broker, &settings, &mut |m| ctx.log.info(m))
         .context("liquidating at the broker")?;
     let account = broker.account().ok();
     let mut failed = !outcome.flat() || !switch_ok;
@@ -131,59 +129,14 @@ pub fn run(ctx: &Ctx, args: &EmergencyExitArgs) -> Result<Exit> {
     Ok(if failed { Exit::Unexpected } else { Exit::Ok })
 }
 
-/// The configured broker with the day's quotes: for the simulator, the last close on or
-/// before `date` in the bar store of every symbol it holds or has an open order in.
-fn open_broker(ctx: &Ctx, date: NaiveDate) -> Result<SimBroker> {
-    let cfg = &ctx.config;
-    match cfg.account.broker {
-        BrokerKind::Sim => {}
-    }
-    let initial = super::config_cents(cfg, "account.initial_capital", cfg.account.initial_capital)?;
-    let dir = cfg.paths.state_dir.join("sim");
-    let cost = super::dry_run::cost_model(cfg);
-    // An exit never opens an account: with none yet there is nothing to sell, and the
-    // account is what a first run would create (the initial capital, nothing held).
-    let mut sim = if dir.join("account.json").exists() {
-        SimBroker::open(&dir, initial, cost)
-            .context("opening the simulated account")?
-            .0
-    } else {
-        SimBroker::in_memory(initial, cost)
-    };
-    sim.faults = crate::broker::sim::SimFaults::from_env_or(cfg.account.sim_faults.as_deref())
-        .map_err(|e| ExitError::new(Exit::Usage, e))?;
-    if sim.faults != crate::broker::sim::SimFaults::default() {
-        ctx.log
-            .warn(&format!("sim venue faults in force: {:?}", sim.faults));
-    }
-    sim.now = ctx.clock();
-    let mut symbols: Vec<String> = sim.book.positions.keys().cloned().collect();
-    symbols.extend(
-        sim.book
-            .orders
-            .values()
-            .filter(|o| !o.status.is_final())
-            .map(|o| o.symbol.clone()),
-    );
-    symbols.sort();
-    symbols.dedup();
-    let store = crate::data::store::BarStore::new(&cfg.paths.bars_dir);
-    for sym in symbols {
-        match store.read_prices(&sym, false) {
-            Ok(Some(p)) => {
-                let n = p.dates.partition_point(|d| *d <= date);
-                if let Some(close) = n.checked_sub(1).and_then(|i| p.close.get(i)) {
-                    sim.quotes.insert(sym, *close);
-                }
-            }
-            Ok(None) => ctx.log.warn(&format!(
-                "no bars for {sym} in {}: it has no quote and cannot be sold",
-                store.dir.display()
-            )),
-            Err(e) => ctx.log.warn(&format!("{sym}: no quote: {e}")),
-        }
-    }
-    Ok(sim)
+/// The configured broker on the venue of the configured `phase` (`live` → the live
+/// account, otherwise the paper one) with its own quotes: for the simulator, the last close
+/// on or before `date` in the bar store of every symbol it holds or has an open order in; an
+/// account that does not exist yet is not created (there is nothing to sell).
+fn open_broker(ctx: &Ctx, date: NaiveDate) -> Result<Box<dyn Broker>> {
+    let venue = super::venue::Venue::configured(&ctx.config);
+    super::venue::open_broker(ctx, venue, date, super::venue::Quotes::Venue)
+        .context("opening the broker")
 }
 
 /// Create the kill switch with one reason line; returns false when it was already there (a

@@ -25,6 +25,7 @@ mod fetch_remote;
 pub mod halt;
 pub mod health;
 mod health_jobs;
+pub mod live;
 pub mod paper;
 pub mod preflight;
 mod preflight_data;
@@ -33,7 +34,10 @@ pub mod reconcile;
 pub mod risk;
 pub mod schedule;
 pub mod status;
+pub mod sync;
+mod trading;
 pub mod validate;
+pub mod venue;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -111,6 +115,8 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Preflight(_) => "preflight",
         Command::DryRun(_) => "dry-run",
         Command::Paper(_) => "paper",
+        Command::Live(_) => "live",
+        Command::Sync(_) => "sync",
         Command::Reconcile(_) => "reconcile",
         Command::Backtest(_) => "backtest",
         Command::Risk(_) => "risk",
@@ -212,6 +218,8 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Preflight(a) => preflight::run(&ctx, a),
         Command::DryRun(a) => dry_run::run(&ctx, a),
         Command::Paper(a) => paper::run(&ctx, a),
+        Command::Live(a) => live::run(&ctx, a),
+        Command::Sync(a) => sync::run(&ctx, a),
         Command::Reconcile(a) => reconcile::run(&ctx, a),
         Command::Backtest(a) => backtest::run(&ctx, a),
         Command::Risk(a) => risk::run(&ctx, a),
@@ -235,6 +243,15 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         crate::alert::flush(&ctx.config, &ctx.secrets, &ctx.log, ctx.now);
     }
     result
+}
+
+/// Who runs the command (the login name), for records a person is answerable for.
+pub fn login_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A capital amount of the config in cents (the config's range check already bounds it; this

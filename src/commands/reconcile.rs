@@ -7,7 +7,6 @@
 use anyhow::Result;
 
 use super::Ctx;
-use crate::broker::Broker;
 use crate::cli::ReconcileArgs;
 use crate::execution::reconcile;
 use crate::exit::{Exit, ExitError};
@@ -17,19 +16,25 @@ pub fn run(ctx: &Ctx, args: &ReconcileArgs) -> Result<Exit> {
     let cfg = &ctx.config;
     let date = ctx.today();
     let mut job = super::open_job(ctx, "reconcile")?;
-    // Quotes are not needed for cash and shares; equity uses the last fills.
-    let mut sim = super::paper::open_sim(ctx, &Default::default())?;
+    // The venue of the configured phase; its quotes value the account's equity.
+    let venue = super::venue::Venue::configured(cfg);
+    let mut sim = super::venue::open_broker(ctx, venue, date, super::venue::Quotes::Venue)?;
     let unavailable =
         |e: crate::broker::BrokerError| ExitError::new(Exit::Unavailable, e.to_string());
     let positions = sim.positions().map_err(unavailable)?;
-    let cash = sim.book.cash_cents;
+    let acct = sim.account().ok();
+    let cash = match acct {
+        Some(a) => a.cash_cents,
+        None => sim.account().map_err(unavailable)?.cash_cents,
+    };
+    let label = venue.account_label(sim.name());
     let tol = crate::money::try_cents(cfg.execution.reconcile_cash_tolerance).unwrap_or(0);
     let diffs = match &job.state.account {
         Some(a) => reconcile::diff(a, cash, &positions, tol),
         None => reconcile::diff(
             &AccountSnapshot {
                 as_of: date,
-                broker: sim.name().into(),
+                broker: label.clone(),
                 cash_cents: 0,
                 positions: Default::default(),
                 equity_cents: 0,
@@ -63,10 +68,8 @@ pub fn run(ctx: &Ctx, args: &ReconcileArgs) -> Result<Exit> {
         )
         .into());
     }
-    let by = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let equity = sim.account().map(|a| a.equity_cents).unwrap_or(cash);
+    let by = super::login_name();
+    let equity = acct.map_or(cash, |a| a.equity_cents);
     let rec = reconcile::ReconcileRecord {
         at: ctx.clock(),
         date,
@@ -83,7 +86,7 @@ pub fn run(ctx: &Ctx, args: &ReconcileArgs) -> Result<Exit> {
     let st = &mut job.state;
     st.account = Some(AccountSnapshot {
         as_of: st.account.as_ref().map_or(date, |a| a.as_of),
-        broker: sim.name().into(),
+        broker: label,
         cash_cents: cash,
         positions,
         equity_cents: equity,

@@ -139,6 +139,9 @@ pub struct Config {
     /// Order handling of paper/live and emergency-exit.
     #[serde(default)]
     pub execution: ExecutionConfig,
+    /// `trader live`: the share of the account it trades.
+    #[serde(default)]
+    pub live: LiveConfig,
     /// The file this config came from (set by the loader).
     #[serde(skip)]
     pub source_file: PathBuf,
@@ -227,6 +230,38 @@ pub struct ExecutionConfig {
     pub emergency_collar_pct: f64,
     /// How long `emergency-exit` waits for a running job's lock, in milliseconds.
     pub lock_wait_ms: u64,
+    /// `marketable_limit` (day limits with the collar, filled during the run) or
+    /// `close_auction` (limit-on-close orders, filled at the official close and collected
+    /// after it by `sync`, `validate` or `eod`).
+    pub order_style: OrderStyle,
+    /// The last New York time (HH:MM) a close-auction order may be sent on a regular day;
+    /// on an early-close day it moves as much earlier as the close does (15:50 → 12:50).
+    pub close_auction_cutoff: String,
+}
+
+/// How the trading runs send their orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStyle {
+    #[default]
+    MarketableLimit,
+    CloseAuction,
+}
+
+/// `trader live` (the `live:` section).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// The fraction of the broker's equity the strategy sizes on, in (0, 1].
+    pub capital_fraction: f64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            capital_fraction: 0.25,
+        }
+    }
 }
 
 impl Default for ExecutionConfig {
@@ -238,6 +273,8 @@ impl Default for ExecutionConfig {
             reconcile_cash_tolerance: 1.0,
             emergency_collar_pct: 5.0,
             lock_wait_ms: 30_000,
+            order_style: OrderStyle::MarketableLimit,
+            close_auction_cutoff: "15:50".into(),
         }
     }
 }

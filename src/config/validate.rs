@@ -130,6 +130,21 @@ impl Config {
         ] {
             range_issue(key, v, lo, hi, &mut out);
         }
+        if crate::execution::auction::parse_cutoff(&x.close_auction_cutoff).is_none() {
+            out.push(Issue {
+                key: "execution.close_auction_cutoff".into(),
+                value: x.close_auction_cutoff.clone(),
+                allowed: "must be a New York time HH:MM between 09:30 and 16:00".into(),
+            });
+        }
+        let f = self.live.capital_fraction;
+        if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+            out.push(Issue {
+                key: "live.capital_fraction".into(),
+                value: format_num(f),
+                allowed: "must be above 0 and at most 1".into(),
+            });
+        }
         let p = &self.portfolio;
         if let Some(d) = p.drift_rebalance_pct {
             range_issue("portfolio.drift_rebalance_pct", d, 0.0, 100.0, &mut out);

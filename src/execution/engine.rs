@@ -147,7 +147,11 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
                 qty: o.qty,
                 limit_price: Some(o.limit_price),
                 order_type: OrderType::Limit,
-                time_in_force: TimeInForce::Day,
+                time_in_force: if o.at_close {
+                    TimeInForce::Cls
+                } else {
+                    TimeInForce::Day
+                },
             };
             // Not saved before sending: a crash here leaves the order `intended`, and the
             // rerun looks its id up first (found → adopted; not found → sent under the same
@@ -253,6 +257,11 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
             d.orders
                 .iter()
                 .filter(|o| !o.status.is_final() && o.status != JournalStatus::Intended)
+                // A limit-on-close order the broker has is pending until the close.
+                .filter(|o| {
+                    !o.at_close
+                        || matches!(o.status, JournalStatus::Submitted | JournalStatus::Unknown)
+                })
                 .map(|o| o.client_order_id.0.clone())
                 .collect()
         })
@@ -264,8 +273,12 @@ impl<B: Broker + ?Sized> Engine<'_, B> {
             d.orders
                 .iter()
                 .enumerate()
+                // Limit-on-close orders are not waited for: they fill at the close.
                 .filter(|(_, o)| {
-                    o.phase == phase && !o.status.is_final() && o.status != JournalStatus::Intended
+                    o.phase == phase
+                        && !o.at_close
+                        && !o.status.is_final()
+                        && o.status != JournalStatus::Intended
                 })
                 .map(|(i, _)| i)
                 .collect()

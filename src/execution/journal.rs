@@ -112,6 +112,10 @@ pub struct JournalOrder {
     #[serde(default)]
     pub last_error: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// A limit-on-close order (`execution.order_style: close_auction`): it stays pending
+    /// through the run and is collected after the close (`trader sync`, `validate`, `eod`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_close: bool,
 }
 
 /// The journal of one trading date.
@@ -160,6 +164,7 @@ impl JournalOrder {
             executions: Vec::new(),
             last_error: None,
             updated_at: now,
+            at_close: false,
         }
     }
 

@@ -3,6 +3,8 @@
 //! cancels and the kill switch before every submission ([`engine`]), and the fills ledger
 //! rows ([`fills`]). Pure parts (collar, slippage, diffs, applying executions) do no I/O.
 
+pub mod auction;
+pub mod collect;
 pub mod engine;
 pub mod fills;
 pub mod journal;

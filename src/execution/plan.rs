@@ -100,8 +100,72 @@ pub fn buys(
         .collect()
 }
 
+/// The part of the account the strategy trades: its positions and as much of the cash as
+/// makes its equity `fraction` of the account's at `prices` (all of it at 1; never more cash
+/// than there is, never less than none).
+pub fn sleeve(h: &Holdings, prices: &BTreeMap<String, f64>, fraction: f64) -> Holdings {
+    if fraction >= 1.0 {
+        return h.clone();
+    }
+    let equity = h.equity_cents(prices);
+    let held = equity.saturating_sub(h.cash_cents);
+    // One multiplication of a whole-cent amount, floored: the sleeve never exceeds it.
+    let target = (equity as f64 * fraction.max(0.0)).floor() as i64;
+    Holdings {
+        cash_cents: target.saturating_sub(held).clamp(0, h.cash_cents.max(0)),
+        positions: h.positions.clone(),
+    }
+}
+
+/// The account once the journaled sells have filled at their decision prices: what the buys
+/// of a close-auction day are sized from (the sells fill at the close too, after the run).
+pub fn after_sells(h: &Holdings, orders: &[JournalOrder], cost: &CostModel) -> Holdings {
+    let mut out = h.clone();
+    for o in orders
+        .iter()
+        .filter(|o| o.side == Side::Sell && !o.status.is_final())
+    {
+        let proceeds = cost.cash_delta_cents(Side::Sell, o.qty, o.decision_price);
+        out.cash_cents = out.cash_cents.saturating_add(proceeds);
+        if let Some(q) = out.positions.get_mut(&o.symbol) {
+            *q -= o.qty;
+            if *q <= 0 {
+                out.positions.remove(&o.symbol);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_sleeve_is_the_fraction_of_equity_and_sells_count_at_the_decision_price() {
+        let prices = BTreeMap::from([("QQQ".to_string(), 100.0)]);
+        let h = Holdings {
+            cash_cents: 1_000_000,
+            positions: BTreeMap::from([("QQQ".to_string(), 10)]),
+        };
+        // Equity 11,000: a quarter is 2,750, 1,000 of it in QQQ, so 1,750 cash.
+        assert_eq!(sleeve(&h, &prices, 0.25).cash_cents, 175_000);
+        assert_eq!(sleeve(&h, &prices, 1.0), h);
+        // Holding more than the fraction: no cash at all.
+        assert_eq!(sleeve(&h, &prices, 0.05).cash_cents, 0);
+        let date = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap_or_default();
+        let sell = JournalOrder::intended(
+            "t",
+            date,
+            "QQQ",
+            Side::Sell,
+            4,
+            99.0,
+            100.0,
+            DateTime::UNIX_EPOCH,
+        );
+        let a = after_sells(&h, &[sell], &CostModel::default());
+        assert_eq!((a.cash_cents, a.positions["QQQ"]), (1_040_000, 6));
+    }
+
     use super::*;
 
     #[test]

@@ -109,6 +109,24 @@ pub struct State {
     /// Reconciliation mismatches found and accepted, oldest first.
     #[serde(default)]
     pub reconciliations: Vec<crate::execution::reconcile::ReconcileRecord>,
+    /// The broker's account id per venue (`paper`, `live`), recorded on first use: a
+    /// different account later stops the run (exit 3) instead of being adopted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub broker_accounts: BTreeMap<String, String>,
+    /// The person who confirmed the first live run (`trader live --confirm-first-live`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_confirmation: Option<LiveConfirmation>,
+}
+
+/// Who allowed live trading to start, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveConfirmation {
+    /// The login name.
+    pub by: String,
+    pub at: DateTime<Utc>,
+    /// The trading date of the first live run.
+    pub date: NaiveDate,
 }
 
 /// Positions and cash at one moment.
@@ -225,6 +243,8 @@ impl State {
             alerts: Default::default(),
             journal: Default::default(),
             reconciliations: Vec::new(),
+            broker_accounts: BTreeMap::new(),
+            live_confirmation: None,
         }
     }
 
@@ -300,6 +320,13 @@ impl State {
                 out.push(format!(
                     "last_targets.weights sum to {}: must be at most 1 (the rest is cash)",
                     show_num(sum)
+                ));
+            }
+        }
+        for (venue, id) in &self.broker_accounts {
+            if !matches!(venue.as_str(), "paper" | "live") || id.trim().is_empty() {
+                out.push(format!(
+                    "broker_accounts.{venue} = {id:?}: the venue must be paper or live and the id not empty"
                 ));
             }
         }
