@@ -72,6 +72,7 @@ fn rebuild(sb: &Sandbox, cfg: &trader::config::Config, out: &Outcome, date: Naiv
         positions,
         orders: BTreeMap::new(),
         polls: BTreeMap::new(),
+        ..SimBook::default()
     };
     let sim = sb.path().join("state/sim");
     std::fs::create_dir_all(&sim).expect("mkdir sim");
