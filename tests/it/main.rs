@@ -19,6 +19,7 @@ mod golden_cells;
 mod health_bars;
 mod hostile_config;
 mod http_double;
+mod live;
 mod lock_race;
 mod paper;
 mod paper_crash;
