@@ -27,6 +27,7 @@ pub mod health;
 mod health_jobs;
 pub mod paper;
 pub mod preflight;
+mod preflight_broker;
 mod preflight_data;
 mod progress;
 pub mod reconcile;
