@@ -28,6 +28,7 @@ mod health_jobs;
 pub mod live;
 pub mod paper;
 pub mod preflight;
+mod preflight_broker;
 mod preflight_data;
 mod progress;
 pub mod reconcile;
