@@ -106,6 +106,7 @@ pub fn run(ctx: &Ctx, args: &PreflightArgs) -> Result<Exit> {
     ));
     gates.push(secrets_gate(ctx));
     gates.push(broker_gate(ctx));
+    gates.extend(venue_gates(ctx, &job.state, date));
     // A loaded state always passes `check` (loading enforces it): an invalid state.json is
     // replaced by the newest valid backup, which may miss the latest runs. `health` calls
     // that critical; so does this gate.
@@ -383,6 +384,67 @@ fn broker_gate(ctx: &Ctx) -> Gate {
         }
         Err(e) => gate("broker", false, e.to_string()),
     }
+}
+
+/// The broker gates of the venue the configured phase trades on (none in dry-run: nothing is
+/// sent). The plan's targets are the strategy's decision for the date (the risk rules only
+/// scale them down), valued at the day's closes; `live` sizes on its capital fraction.
+fn venue_gates(ctx: &Ctx, state: &State, date: NaiveDate) -> Vec<Gate> {
+    use super::venue::{Quotes, Venue};
+    let cfg = &ctx.config;
+    if cfg.phase == crate::config::Phase::DryRun {
+        return Vec::new();
+    }
+    let venue = Venue::configured(cfg);
+    let mut broker = match super::venue::open_broker(ctx, venue, date, Quotes::Venue) {
+        Ok(b) => b,
+        Err(e) => return vec![gate("broker_account", false, format!("{e:#}"))],
+    };
+    let (targets, prices) = match super::daily::load_in(ctx, state, date, &venue.sim_dir(cfg)) {
+        Ok(d) => {
+            let fraction = match venue {
+                Venue::Live => cfg.live.capital_fraction,
+                Venue::Paper => 1.0,
+            };
+            let targets = d
+                .decision
+                .targets
+                .as_ref()
+                .map(|t| t.iter().map(|(s, w)| (s.clone(), w * fraction)).collect())
+                .unwrap_or_default();
+            (targets, d.closes)
+        }
+        Err(e) => {
+            return vec![gate(
+                "broker_account",
+                false,
+                format!("the day cannot be loaded to check the broker against the plan: {e:#}"),
+            )];
+        }
+    };
+    let ours = match (
+        crate::calendar::open_instant(date),
+        crate::calendar::close_instant(date),
+    ) {
+        (Ok(Some(o)), Ok(Some(c))) => Some((o.time(), c.time())),
+        _ => None,
+    };
+    let symbols = cfg.universe();
+    let recorded = state
+        .broker_accounts
+        .get(venue.as_str())
+        .map(String::as_str);
+    super::preflight_broker::venue_gates(
+        broker.as_mut(),
+        &super::preflight_broker::VenueExpectations {
+            date,
+            ours,
+            recorded_account: recorded,
+            symbols: &symbols,
+            targets: &targets,
+            prices: &prices,
+        },
+    )
 }
 
 fn secrets_gate(ctx: &Ctx) -> Gate {

@@ -161,6 +161,11 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit> {
         )));
     }
     let mut job = super::open_job(ctx, "validate")?;
+    // Close-auction fills of the day arrive after the close: collect them before the day is
+    // compared (nothing to do when no order is pending).
+    let (collected, _) = super::sync::collect_all(ctx, &mut job, Some(date))
+        .context("collecting the pending close-auction orders at the broker")?;
+    ctx.log.info(&format!("validate {date}: {collected}"));
     let state_file = job.store.path.display().to_string();
     let (decided_by, rec) = recorded(&job.state, date, &state_file)?;
     let strategy = cfg.strategy_impl();
