@@ -109,8 +109,8 @@ fn venue() -> Venue {
             open: t(9, 30),
             close: t(13, 0),
         }]),
-        buying_power: 5_000_00,
-        equity: 10_000_00,
+        buying_power: 500_000,
+        equity: 1_000_000,
         positions: BTreeMap::from([("QQQ".to_string(), 10)]),
         ..Venue::default()
     }
@@ -196,15 +196,15 @@ fn buying_power_covers_only_the_net_purchase() {
     // Equity 10,000, 10 QQQ held (5,000): 90 % QQQ buys 4,000 net, within 5,000.
     assert_eq!(
         net_purchase_cents(
-            10_000_00,
+            1_000_000,
             &BTreeMap::from([("QQQ".to_string(), 10)]),
             &BTreeMap::from([("QQQ".to_string(), 0.9)]),
             &BTreeMap::from([("QQQ".to_string(), 500.0)]),
         ),
-        Ok(4_000_00)
+        Ok(400_000)
     );
     let mut v = venue();
-    v.buying_power = 3_999_99;
+    v.buying_power = 399_999;
     let g = check(&mut v, Some((t(9, 30), t(13, 0))), None, 0.9);
     assert_eq!(failed(&g), vec!["buying_power"]);
     assert!(
