@@ -5,6 +5,7 @@
 //! the whole stored history (indicators are never re-warmed on a short tail), and the decision for
 //! date D depends only on bars dated on or before D.
 
+pub mod factors;
 pub mod hierarchical;
 pub mod indicators;
 
