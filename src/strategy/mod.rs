@@ -8,6 +8,7 @@
 pub mod factors;
 pub mod hierarchical;
 pub mod indicators;
+pub mod scoring;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
