@@ -9,6 +9,7 @@ pub mod factors;
 pub mod hierarchical;
 pub mod indicators;
 pub mod scoring;
+pub mod selection;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
