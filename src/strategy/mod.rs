@@ -8,6 +8,7 @@
 pub mod factors;
 pub mod hierarchical;
 pub mod indicators;
+pub mod multi_factor;
 pub mod scoring;
 pub mod selection;
 
