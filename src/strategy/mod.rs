@@ -5,8 +5,12 @@
 //! the whole stored history (indicators are never re-warmed on a short tail), and the decision for
 //! date D depends only on bars dated on or before D.
 
+pub mod factors;
 pub mod hierarchical;
 pub mod indicators;
+pub mod multi_factor;
+pub mod scoring;
+pub mod selection;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
