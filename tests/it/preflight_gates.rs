@@ -396,3 +396,34 @@ fn non_trading_day_exits_0_and_records_nothing() {
     assert!(!state_path(&sb).exists(), "no state is created");
     assert!(!sb.path().join("ledger/preflight.parquet").exists());
 }
+
+/// On a trading phase the venue itself is asked: keys, account identity, calendar, assets
+/// and buying power are gates; an account other than the recorded one is a NO-GO.
+#[test]
+fn broker_gates_ask_the_venue_of_the_trading_phase() {
+    let sb =
+        Sandbox::with_sample("phase: paper\nphase_override: { phase: paper, reason: \"test\" }\n");
+    let out = preflight(&sb, &[]);
+    let (v, failed) = verdict(&out);
+    assert_eq!(code(&out), 0, "{v}");
+    assert!(failed.is_empty(), "{v}");
+    let names: Vec<&str> = v["gates"]
+        .as_array()
+        .expect("gates")
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    for g in [
+        "broker_account",
+        "broker_calendar",
+        "broker_assets",
+        "buying_power",
+    ] {
+        assert!(names.contains(&g), "{g} missing: {names:?}");
+    }
+    edit_state(&sb, |s| {
+        s["broker_accounts"] = json!({"paper": "PA-SOMEONE-ELSE"})
+    });
+    let detail = fails_alone(&sb, &[], "broker_account");
+    assert!(detail.contains("recorded PA-SOMEONE-ELSE"), "{detail}");
+}
