@@ -227,9 +227,14 @@ fn fetch_and_store(
             });
             continue;
         }
-        let known: BTreeMap<_, bool> = stored.iter().map(|b| (b.date, b.provisional)).collect();
+        // The stored bars are strictly ascending (the store refuses a file that is not): a
+        // binary search per fresh bar instead of a map over every stored bar.
         for b in fresh {
-            match known.get(&b.date) {
+            let known = stored
+                .binary_search_by_key(&b.date, |s| s.date)
+                .ok()
+                .map(|i| stored[i].provisional);
+            match known {
                 // merge keeps the official bar: nothing changes.
                 Some(false) if b.provisional => continue,
                 Some(_) => replaced += 1,
@@ -239,7 +244,7 @@ fn fetch_and_store(
                 provisional += 1;
             }
         }
-        let m = store::merge(&stored, fresh);
+        let m = store::merge_owned(stored, fresh);
         last_dates.push(m.last().map(|b| b.date));
         merged.insert(symbol.clone(), m);
     }

@@ -225,12 +225,12 @@ fn data_gates(
         corporate_action_lookback: 1,
         max_stale_sessions: 0,
     };
-    // Judged a chunk of symbols at a time, so a large universe is never all in memory.
-    let mut q = quality::QualityReport::default();
-    let mut provisional_today = Vec::new();
-    for part in universe.chunks(256) {
+    // Judged a chunk of symbols at a time, so a large universe is never all in memory; the
+    // chunks are read and judged on all cores, their reports joined in the universe's order.
+    let parts = store.map_chunks(&universe, 128, |part, reads| {
+        let (mut unreadable, mut provisional_today) = (Vec::new(), Vec::new());
         let mut bars = BTreeMap::new();
-        for (sym, read) in part.iter().cloned().zip(store.read_many(part)) {
+        for (sym, read) in part.iter().cloned().zip(reads) {
             let b = match read {
                 Ok(b) => b,
                 Err(e) => {
@@ -259,7 +259,18 @@ fn data_gates(
             }
             bars.insert(sym, b);
         }
-        super::preflight_data::absorb(&mut q, quality::assess(&bars, date, &rules));
+        (
+            quality::assess(&bars, date, &rules),
+            unreadable,
+            provisional_today,
+        )
+    });
+    let mut q = quality::QualityReport::default();
+    let mut provisional_today = Vec::new();
+    for (report, bad, prov) in parts {
+        super::preflight_data::absorb(&mut q, report);
+        unreadable.extend(bad);
+        provisional_today.extend(prov);
     }
     let mut gates = Vec::new();
     let required: BTreeSet<String> =

@@ -6,6 +6,12 @@
 //! refuses to build a path from any other string. A multi-symbol write stages and syncs
 //! every file first and only then renames them into place, so a failure before the renames
 //! leaves the store as it was; a rename failing midway says which files were replaced.
+//!
+//! Reading many symbols: [`BarStore::read_many`] (all bars, in order) and
+//! [`BarStore::map_chunks`] (chunks of symbols read and handed to a closure on every core, the
+//! results in order; only the chunks in flight are in memory) for jobs over a large universe.
+//! A file is read whole and decoded column by column (`store_read.rs`); every read goes
+//! through the same checks (no null date or price, dates strictly ascending).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -147,39 +153,54 @@ impl BarStore {
     /// [`BarStore::read`] of many symbols, spread over the machine's cores (each file is small
     /// and decoded on its reading thread); results in the order of `symbols`.
     pub fn read_many(&self, symbols: &[String]) -> Vec<Result<Option<Vec<Bar>>, StoreError>> {
+        self.map_chunks(symbols, 32, |_, reads| reads)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Read `symbols` a chunk of `chunk` symbols at a time and hand each chunk's reads (in
+    /// the chunk's order) to `f` on the thread that read them; the chunks are shared out over
+    /// the machine's cores (at most 8) and the results come back in the order of the chunks.
+    /// Only the chunks in flight are in memory, and the work done on the bars (checks,
+    /// signals) runs in parallel with the reading: the bulk read for jobs over a large
+    /// universe (preflight's data gates use it).
+    pub fn map_chunks<R, F>(&self, symbols: &[String], chunk: usize, f: F) -> Vec<R>
+    where
+        R: Send,
+        F: Fn(&[String], Vec<Result<Option<Vec<Bar>>, StoreError>>) -> R + Sync,
+    {
+        let chunks: Vec<&[String]> = symbols.chunks(chunk.max(1)).collect();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .clamp(1, 8);
-        if threads == 1 || symbols.len() < 16 {
-            return symbols.iter().map(|s| self.read(s)).collect();
+            .clamp(1, 8)
+            .min(chunks.len());
+        let run = |part: &[String]| f(part, part.iter().map(|s| self.read(s)).collect());
+        if threads <= 1 {
+            return chunks.into_iter().map(run).collect();
         }
-        let chunk = symbols.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = symbols
-                .chunks(chunk)
-                .map(|part| {
-                    let h =
-                        scope.spawn(move || part.iter().map(|s| self.read(s)).collect::<Vec<_>>());
-                    (part, h)
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(part) = chunks.get(i) else { break };
+                            out.push((i, run(part)));
+                        }
+                        out
+                    })
                 })
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|(part, h)| {
-                    // One result per symbol even if a reader died, so results stay aligned.
-                    h.join().unwrap_or_else(|_| {
-                        part.iter()
-                            .map(|s| {
-                                Err(StoreError::Read {
-                                    path: self.dir.join(s).display().to_string(),
-                                    message: "the reading thread panicked".into(),
-                                })
-                            })
-                            .collect()
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, r)| r).collect()
     }
 }
 
@@ -203,21 +224,7 @@ pub fn read_file(path: &Path) -> Result<Vec<Bar>, StoreError> {
         path: path.display().to_string(),
         message,
     };
-    let file = crate::fsutil::open_regular(path).map_err(|e| rerr(e.to_string()))?;
-    // One small file per symbol: decoding its few column chunks on this thread beats handing
-    // them to the thread pool (measured on the 505-stock panel).
-    let bad = |e: PolarsError| rerr(format!("not a readable parquet bar file: {e}"));
-    let mut reader = ParquetReader::new(file).read_parallel(ParallelStrategy::None);
-    // Only the columns a `Bar` holds: the `symbol` column (the file name already says it) is
-    // a string per row and was the costliest to decode. A missing column is left out of the
-    // projection so `from_frame` names it.
-    let schema = reader.schema().map_err(bad)?;
-    let wanted: Vec<String> = BAR_COLUMNS
-        .iter()
-        .filter(|c| schema.contains(c))
-        .map(|c| c.to_string())
-        .collect();
-    let df = reader.with_columns(Some(wanted)).finish().map_err(bad)?;
+    let df = read::read_frame(path, &BAR_COLUMNS).map_err(rerr)?;
     let bars = from_frame(&df).map_err(rerr)?;
     let dates: Vec<NaiveDate> = bars.iter().map(|b| b.date).collect();
     ascending(&dates).map_err(rerr)?;
@@ -256,17 +263,12 @@ pub fn read_price_file(path: &Path, adj_close: bool) -> Result<PriceColumns, Sto
         path: path.display().to_string(),
         message,
     };
-    let file = crate::fsutil::open_regular(path).map_err(|e| rerr(e.to_string()))?;
     let wanted = if adj_close {
         &PRICE_COLUMNS[..]
     } else {
         &PRICE_COLUMNS[..PRICE_COLUMNS.len() - 1]
     };
-    let df = ParquetReader::new(file)
-        .with_columns(Some(wanted.iter().map(|c| c.to_string()).collect()))
-        .read_parallel(ParallelStrategy::None)
-        .finish()
-        .map_err(|e| rerr(format!("not a readable parquet bar file: {e}")))?;
+    let df = read::read_frame(path, wanted).map_err(rerr)?;
     let cols = PriceColumns {
         dates: dates_of(&df).map_err(rerr)?,
         open: required_f64(&df, "open").map_err(rerr)?,
@@ -405,20 +407,37 @@ fn from_frame(df: &DataFrame) -> Result<Vec<Bar>, String> {
     Ok(out)
 }
 
+/// [`merge`] taking the stored bars by value: in the daily case (every fresh bar after the
+/// last stored one) the fresh bars are appended to the stored vector, no copy of the history.
+pub fn merge_owned(mut stored: Vec<Bar>, fresh: &[Bar]) -> Vec<Bar> {
+    if appends(&stored, fresh) {
+        // Exactly the room needed: a doubling would keep ~4,000 half-empty histories alive.
+        stored.reserve_exact(fresh.len());
+        stored.extend_from_slice(fresh);
+        return stored;
+    }
+    merge(&stored, fresh)
+}
+
+/// Both sides strictly ascending and every fresh bar after the last stored one: no date
+/// collides and the merge is the concatenation.
+fn appends(stored: &[Bar], fresh: &[Bar]) -> bool {
+    let ascending = |v: &[Bar]| v.windows(2).all(|w| w[0].date < w[1].date);
+    ascending(stored)
+        && ascending(fresh)
+        && match (stored.last(), fresh.first()) {
+            (Some(s), Some(f)) => s.date < f.date,
+            _ => true,
+        }
+}
+
 /// Merge fetched bars into stored ones: a new bar replaces the stored bar of its date,
 /// except that a provisional bar never replaces an official one.
 pub fn merge(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
     // The daily case: both sides strictly ascending and every fresh bar after the last
     // stored one, so no date collides and the result is the concatenation (what the general
     // path below would build, without a map over every stored bar).
-    let ascending = |v: &[Bar]| v.windows(2).all(|w| w[0].date < w[1].date);
-    if ascending(stored)
-        && ascending(fresh)
-        && match (stored.last(), fresh.first()) {
-            (Some(s), Some(f)) => s.date < f.date,
-            _ => true,
-        }
-    {
+    if appends(stored, fresh) {
         let mut out = Vec::with_capacity(stored.len() + fresh.len());
         out.extend_from_slice(stored);
         out.extend_from_slice(fresh);
@@ -437,6 +456,8 @@ pub fn merge(stored: &[Bar], fresh: &[Bar]) -> Vec<Bar> {
     by_date.into_values().collect()
 }
 
+#[path = "store_read.rs"]
+mod read;
 #[path = "store_write.rs"]
 mod write;
 #[cfg(test)]

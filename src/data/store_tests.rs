@@ -345,10 +345,90 @@ fn merge_appending_and_overlapping_equal_the_map_merge() {
             "{fresh:?}"
         );
         assert_eq!(merge(&[], fresh), merge_by_map(&[], fresh), "{fresh:?}");
+        assert_eq!(
+            merge_owned(stored.clone(), fresh),
+            merge_by_map(&stored, fresh),
+            "{fresh:?}"
+        );
     }
     let unsorted = vec![bar(2, 2.0, false), bar(1, 1.0, false)];
     assert_eq!(
         merge(&unsorted, &cases[1]),
         merge_by_map(&unsorted, &cases[1])
     );
+}
+
+/// A file another writer made (polars' own `ParquetWriter`: zstd, dictionaries, statistics,
+/// several row groups) reads as the same bars as the store's own plain file, through the
+/// direct decode; a file with no rows takes the general reader and reads as no bars.
+#[test]
+fn foreign_files_read_as_the_stores_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = BarStore::new(dir.path());
+    let bars: Vec<Bar> = (0..700)
+        .map(|i| {
+            let mut b = bar(
+                from_days(19_000 + i),
+                100.0 + f64::from(i % 17),
+                (i % 5 != 0).then_some(f64::from(i)),
+            );
+            b.provisional = i == 699;
+            b
+        })
+        .collect();
+    store
+        .write_many(&BTreeMap::from([("OWN".to_string(), bars.clone())]))
+        .expect("write");
+    assert_eq!(store.read("OWN").expect("read"), Some(bars.clone()));
+    let mut df = to_frame("ZST", &bars).expect("frame");
+    let mut f = std::fs::File::create(dir.path().join("ZST.parquet")).expect("create");
+    ParquetWriter::new(&mut f)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_row_group_size(Some(128))
+        .finish(&mut df)
+        .expect("write");
+    let frame = read::read_frame(&dir.path().join("ZST.parquet"), &BAR_COLUMNS).expect("frame");
+    let close = frame
+        .column("close")
+        .expect("close")
+        .as_materialized_series();
+    assert!(close.n_chunks() > 1, "one chunk per row group");
+    assert_eq!(store.read("ZST").expect("read"), Some(bars.clone()));
+    let cols = store.read_prices("ZST", true).expect("read").expect("file");
+    assert_eq!(cols.close, bars.iter().map(|b| b.close).collect::<Vec<_>>());
+    write_frame(
+        &dir.path().join("NIL.parquet"),
+        to_frame("NIL", &[]).expect("frame"),
+    );
+    assert_eq!(store.read("NIL").expect("read"), Some(Vec::new()));
+}
+
+/// `map_chunks` hands every chunk its own reads in order and returns the chunks in order.
+#[test]
+fn map_chunks_keeps_the_chunks_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = BarStore::new(dir.path());
+    let symbols: Vec<String> = (0..50).map(|i| format!("S{i:02}")).collect();
+    let items: BTreeMap<String, Vec<Bar>> = symbols
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 7 != 3)
+        .map(|(i, s)| (s.clone(), one_bar(i as f64 + 1.0)))
+        .collect();
+    store.write_many(&items).expect("write");
+    let got = store.map_chunks(&symbols, 4, |part, reads| {
+        assert_eq!(part.len(), reads.len());
+        part.iter()
+            .zip(reads)
+            .map(|(s, r)| (s.clone(), r.expect("read").map(|b| b[0].close)))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(got.len(), 13);
+    let flat: Vec<(String, Option<f64>)> = got.into_iter().flatten().collect();
+    let want: Vec<(String, Option<f64>)> = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), (i % 7 != 3).then_some(i as f64 + 1.0)))
+        .collect();
+    assert_eq!(flat, want);
 }
