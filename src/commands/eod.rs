@@ -120,12 +120,11 @@ fn daily_table(r: &DayReport) -> Table {
     t
 }
 
+/// A dated series of values (equity, benchmark).
+type Curve = Vec<(NaiveDate, f64)>;
+
 /// The report of `date` (the figures only; no file written).
-fn build(
-    ctx: &Ctx,
-    state: &State,
-    date: NaiveDate,
-) -> Result<(DayReport, Vec<(NaiveDate, f64)>, Vec<(NaiveDate, f64)>)> {
+fn build(ctx: &Ctx, state: &State, date: NaiveDate) -> Result<(DayReport, Curve, Curve)> {
     let cfg = &ctx.config;
     let state_file = cfg.paths.state_dir.join("state.json");
     let equity: Vec<(NaiveDate, f64)> = state

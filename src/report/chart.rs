@@ -39,7 +39,7 @@ fn thin<T: Copy>(v: &[T]) -> Vec<T> {
     let step = v.len().div_ceil(MAX_POINTS).max(1);
     let mut out: Vec<T> = v.iter().step_by(step).copied().collect();
     if let Some(last) = v.last()
-        && (v.len() - 1) % step != 0
+        && !(v.len() - 1).is_multiple_of(step)
     {
         out.push(*last);
     }
