@@ -59,6 +59,8 @@ pub enum Command {
     Health(HealthArgs),
     /// After the close: recompute a day's decision on the official bars and compare (exit 6 on RED).
     Validate(ValidateArgs),
+    /// After the close: the day's report (Markdown, HTML, PNG charts, JSON) and the daily ledger row.
+    Eod(EodArgs),
     /// Phase, promotion gate progress, today's jobs, kill switch, positions (read-only).
     Status,
     /// Create the kill switch: no order is sent until `trader resume`.
@@ -119,6 +121,27 @@ pub struct ValidateArgs {
     /// Validate this trading date instead of today.
     #[arg(long, value_name = "DATE")]
     pub date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct EodArgs {
+    /// Report this trading date instead of today.
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<NaiveDate>,
+    /// Also write the rollup of the week or month ending on the date (`week.md`/`month.md` and
+    /// `.json` beside the day's report).
+    #[arg(long, value_enum)]
+    pub period: Option<PeriodArg>,
+    /// Draw the equity chart on a logarithmic scale (default: `report.log_scale`).
+    #[arg(long)]
+    pub log_scale: bool,
+}
+
+/// A rollup period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeriodArg {
+    Week,
+    Month,
 }
 
 #[derive(Debug, Args)]
@@ -322,4 +345,10 @@ pub struct BacktestArgs {
     /// Run without the pre-trade risk rules, to see their effect.
     #[arg(long)]
     pub no_risk: bool,
+    /// Write the tear sheet (report.html, report.md, report.json, equity.png, drawdown.png) to DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Draw the tear sheet's equity chart on a logarithmic scale.
+    #[arg(long)]
+    pub log_scale: bool,
 }

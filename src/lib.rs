@@ -25,6 +25,7 @@ pub mod money;
 pub mod pipeline;
 pub mod portfolio;
 pub mod redact;
+pub mod report;
 pub mod risk;
 pub mod schedule;
 pub mod state;

@@ -61,6 +61,10 @@ pub struct PendingAlert {
     pub attempts: u32,
     #[serde(default)]
     pub last_error: String,
+    /// Files sent along ([`super::raise_with_files`]): an `.html` one is the HTML body, the
+    /// others are attached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// What [`AlertBook::plan`] decided for one raised alert.
@@ -126,6 +130,7 @@ impl AlertBook {
                 .map_or((0, None), |r| (r.suppressed, Some(r.last_sent)));
             decisions.push((a.key.clone(), Decision::Send));
             out.push(PendingAlert {
+                files: Vec::new(),
                 id: format!("{}-{}-{n}", now.timestamp_millis(), std::process::id()),
                 severity: a.severity,
                 key: a.key,

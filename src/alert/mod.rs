@@ -32,6 +32,7 @@ pub mod config;
 pub mod smtp;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,30 @@ pub struct Alert {
 }
 
 static RAISED: Mutex<Vec<Alert>> = Mutex::new(Vec::new());
+/// Files of raised alerts by key (see [`raise_with_files`]).
+static FILES: Mutex<Vec<(String, Vec<PathBuf>)>> = Mutex::new(Vec::new());
+
+/// [`raise`] with files sent along: an `.html` file becomes the HTML alternative of the body,
+/// every other file an attachment. The paths (not the contents) are kept in the queue, so a
+/// retried message reads them again; a file gone by then is named in the body instead.
+pub fn raise_with_files(alert: Alert, files: Vec<PathBuf>) {
+    FILES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((alert.key.clone(), files));
+    raise(alert);
+}
+
+fn files_of(key: &str) -> Vec<PathBuf> {
+    FILES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, f)| f.clone())
+        .unwrap_or_default()
+}
 
 /// Record an alert for delivery at the end of the job (see the module doc).
 pub fn raise(alert: Alert) {
@@ -168,6 +193,10 @@ pub fn flush(cfg: &Config, secrets: &Secrets, log: &Logger, now: DateTime<Utc>) 
                     "alert {key} is already queued: counted with it ({count} repeat(s))"
                 )),
             }
+        }
+        let mut out = out;
+        for p in out.iter_mut().filter(|p| p.files.is_empty()) {
+            p.files = files_of(&p.key);
         }
         state.alerts.queue = out.clone();
         out
@@ -289,6 +318,7 @@ fn with_state<T>(
 
 fn direct(a: Alert, job: String, now: DateTime<Utc>) -> PendingAlert {
     PendingAlert {
+        files: files_of(&a.key),
         id: String::new(),
         severity: a.severity,
         key: a.key,
@@ -311,7 +341,7 @@ fn deliver(
     p: &PendingAlert,
 ) -> Result<smtp::Answer, smtp::SendError> {
     let (subject, body) = compose(cfg, p);
-    smtp::send(email, secrets, &subject, &body)
+    smtp::send_with_files(email, secrets, &subject, &body, &p.files)
 }
 
 /// The subject and body of a message: the alert, the held-back count, where it came from.

@@ -49,7 +49,20 @@ pub fn send(
     subject: &str,
     body: &str,
 ) -> Result<Answer, SendError> {
-    let message = build_message(cfg, subject, body)?;
+    send_with_files(cfg, secrets, subject, body, &[])
+}
+
+/// [`send`] with files: an `.html` file is the HTML alternative of the body, the others are
+/// attachments (by file name; PNGs as `image/png`). A file that cannot be read is named in
+/// the text body instead of failing the message.
+pub fn send_with_files(
+    cfg: &EmailConfig,
+    secrets: &Secrets,
+    subject: &str,
+    body: &str,
+    files: &[std::path::PathBuf],
+) -> Result<Answer, SendError> {
+    let message = build_message(cfg, subject, body, files)?;
     let transport = transport(cfg, secrets)?;
     let server = format!("{}:{} ({})", cfg.host, cfg.port(), cfg.security.as_str());
     match transport.send(&message) {
@@ -101,20 +114,66 @@ fn describe(e: &lettre::transport::smtp::Error) -> String {
     s
 }
 
-fn build_message(cfg: &EmailConfig, subject: &str, body: &str) -> Result<Message, SendError> {
+fn build_message(
+    cfg: &EmailConfig,
+    subject: &str,
+    body: &str,
+    files: &[std::path::PathBuf],
+) -> Result<Message, SendError> {
     let setup = |key: &str, v: &str, e: &dyn std::fmt::Display| {
         SendError::Setup(format!("alerts.email.{key} = {v}: {e}"))
     };
     let from: Mailbox = cfg.from.parse().map_err(|e| setup("from", &cfg.from, &e))?;
     let mut b = Message::builder()
         .from(from)
-        .subject(crate::redact::scrub(subject).into_owned())
-        .header(ContentType::TEXT_PLAIN);
+        .subject(crate::redact::scrub(subject).into_owned());
     for t in &cfg.to {
         b = b.to(t.parse().map_err(|e| setup("to", t, &e))?);
     }
-    b.body(crate::redact::scrub(body).into_owned())
-        .map_err(|e| SendError::Setup(format!("building the alert message: {e}")))
+    let built =
+        |e: lettre::error::Error| SendError::Setup(format!("building the alert message: {e}"));
+    if files.is_empty() {
+        return b
+            .header(ContentType::TEXT_PLAIN)
+            .body(crate::redact::scrub(body).into_owned())
+            .map_err(built);
+    }
+    use lettre::message::{Attachment, MultiPart, SinglePart};
+    let mut text = body.to_string();
+    let (mut html, mut parts) = (None, Vec::new());
+    for f in files {
+        let name = f
+            .file_name()
+            .map_or("attachment".into(), |n| n.to_string_lossy().into_owned());
+        match crate::fsutil::read_regular(f) {
+            Err(e) => text.push_str(&format!("(file {} not sent: {e})\n", f.display())),
+            Ok(bytes) if name.ends_with(".html") => {
+                html = Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            Ok(bytes) => {
+                let ct = if name.ends_with(".png") {
+                    "image/png"
+                } else {
+                    "application/octet-stream"
+                };
+                let ct = ContentType::parse(ct).map_err(|e| SendError::Setup(e.to_string()))?;
+                parts.push(Attachment::new(name).body(bytes, ct));
+            }
+        }
+    }
+    let plain = SinglePart::plain(crate::redact::scrub(&text).into_owned());
+    let mut mixed = match html {
+        Some(h) => MultiPart::mixed().multipart(
+            MultiPart::alternative()
+                .singlepart(plain)
+                .singlepart(SinglePart::html(crate::redact::scrub(&h).into_owned())),
+        ),
+        None => MultiPart::mixed().singlepart(plain),
+    };
+    for p in parts {
+        mixed = mixed.singlepart(p);
+    }
+    b.multipart(mixed).map_err(built)
 }
 
 fn transport(cfg: &EmailConfig, secrets: &Secrets) -> Result<SmtpTransport, SendError> {

@@ -87,6 +87,16 @@ pub fn run(ctx: &Ctx, args: &BacktestArgs) -> Result<Exit> {
         write_outputs(dir, &out, &tradables)
             .with_context(|| format!("writing backtest output to {}", dir.display()))?;
     }
+    if let Some(dir) = &args.report {
+        super::backtest_report::write(
+            dir,
+            &out,
+            cfg.backtest.initial_capital,
+            &signal,
+            args.log_scale || cfg.report.log_scale,
+        )
+        .with_context(|| format!("writing the tear sheet to {}", dir.display()))?;
+    }
     let m = out.metrics;
     let summary = Summary {
         start: first.date,

@@ -16,10 +16,13 @@ macro_rules! outln {
 
 pub mod alert;
 pub mod backtest;
+mod backtest_report;
 mod daily;
 mod data_ack;
 pub mod dry_run;
 pub mod emergency_exit;
+pub mod eod;
+mod eod_read;
 pub mod fetch;
 mod fetch_remote;
 pub mod halt;
@@ -124,6 +127,7 @@ pub fn name(cmd: &Command) -> &'static str {
         Command::Health(_) => "health",
         Command::Schedule(_) => "schedule",
         Command::Validate(_) => "validate",
+        Command::Eod(_) => "eod",
         Command::Status => "status",
         Command::Halt(_) => "halt",
         Command::Resume => "resume",
@@ -228,6 +232,7 @@ pub fn run(cli: &Cli) -> Result<Exit> {
         Command::Data(crate::cli::DataCommand::Ack(a)) => data_ack::run(&ctx, a),
         Command::Schedule(a) => schedule::run(&ctx, cli, a),
         Command::Validate(a) => validate::run(&ctx, a),
+        Command::Eod(a) => eod::run(&ctx, a),
         Command::Status => status::run(&ctx),
         Command::Halt(a) => halt::halt(&ctx, a),
         Command::Resume => halt::resume(&ctx),

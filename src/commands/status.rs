@@ -48,7 +48,7 @@ struct LastValidation<'a> {
 
 /// `slippage_bps` of the fills ledger's paper rows (the live gate's evidence); a ledger that
 /// does not exist yet or has no such column gives none.
-fn paper_slippage(ctx: &Ctx) -> Result<Evidence> {
+pub(crate) fn paper_slippage(ctx: &Ctx) -> Result<Evidence> {
     let path = ctx.config.paths.ledger_dir.join("fills.parquet");
     let Some(df) = crate::ledger::read(&path).context("reading the fills ledger")? else {
         return Ok(Evidence::default());

@@ -121,6 +121,9 @@ pub struct Config {
     /// Colours of `trader validate`.
     #[serde(default)]
     pub validation: ValidationConfig,
+    /// `trader eod` and the backtest tear sheet.
+    #[serde(default)]
+    pub report: ReportConfig,
     /// Promotion gates between phases.
     #[serde(default)]
     pub promotion: PromotionConfig,
@@ -464,6 +467,25 @@ impl DataConfig {
         let close = chrono::NaiveTime::from_hms_opt(16, 0, 0)?;
         let margin = t - close;
         (margin >= chrono::Duration::zero()).then_some(margin)
+    }
+}
+
+/// `trader eod`'s report.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// Draw the equity chart on a logarithmic scale (`--log-scale` also sets it for one run).
+    pub log_scale: bool,
+    /// Send the daily summary as an info alert (HTML report as the body, PNGs attached).
+    pub email_summary: bool,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            log_scale: false,
+            email_summary: true,
+        }
     }
 }
 

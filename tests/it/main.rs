@@ -10,6 +10,7 @@ mod common;
 mod config_errors;
 mod emergency_exit;
 mod emergency_exit_recovery;
+mod eod;
 mod fetch_cli;
 mod fetch_sources;
 mod fetch_windows;
