@@ -22,6 +22,8 @@ pub struct ScheduleConfig {
     pub post_close_fetch_minutes: i64,
     /// `validate`.
     pub validate_minutes: i64,
+    /// `eod`, the after-close report (SPEC: 16:30), after `validate`.
+    pub eod_minutes: i64,
     /// `health` runs every this many minutes (a divisor of 60, or 60).
     pub health_every_minutes: u32,
     /// A firing this many minutes before its slot still counts as the slot (timer jitter).
@@ -46,6 +48,7 @@ impl Default for ScheduleConfig {
             trade_minutes: -10,
             post_close_fetch_minutes: 20,
             validate_minutes: 25,
+            eod_minutes: 30,
             health_every_minutes: 60,
             early_tolerance_minutes: 5,
             late_tolerance_minutes: 30,
@@ -108,6 +111,7 @@ impl ScheduleConfig {
         for (k, v) in [
             ("post_close_fetch_minutes", self.post_close_fetch_minutes),
             ("validate_minutes", self.validate_minutes),
+            ("eod_minutes", self.eod_minutes),
         ] {
             range(k, v, 1, 180);
         }
@@ -157,6 +161,13 @@ impl ScheduleConfig {
                     "must be after post_close_fetch_minutes ({})",
                     self.post_close_fetch_minutes
                 ),
+            });
+        }
+        if self.validate_minutes >= self.eod_minutes {
+            out.push(Issue {
+                key: "schedule.eod_minutes".into(),
+                value: self.eod_minutes.to_string(),
+                allowed: format!("must be after validate_minutes ({})", self.validate_minutes),
             });
         }
     }

@@ -25,15 +25,18 @@ pub enum Slot {
     /// `fetch` after the official bars are out.
     PostCloseFetch,
     Validate,
+    /// The after-close report (`eod`), after `validate`.
+    Eod,
 }
 
 impl Slot {
-    pub const ALL: [Slot; 5] = [
+    pub const ALL: [Slot; 6] = [
         Slot::Fetch,
         Slot::Preflight,
         Slot::Trade,
         Slot::PostCloseFetch,
         Slot::Validate,
+        Slot::Eod,
     ];
 
     /// As typed after `--slot`, and the job's unit name (`trader-<name>@.service`).
@@ -44,6 +47,7 @@ impl Slot {
             Slot::Trade => "trade",
             Slot::PostCloseFetch => "post-close-fetch",
             Slot::Validate => "validate",
+            Slot::Eod => "eod",
         }
     }
 
@@ -55,6 +59,7 @@ impl Slot {
             Slot::Trade => s.trade_minutes,
             Slot::PostCloseFetch => s.post_close_fetch_minutes,
             Slot::Validate => s.validate_minutes,
+            Slot::Eod => s.eod_minutes,
         }
     }
 
@@ -66,6 +71,7 @@ impl Slot {
             Slot::Trade => vec![cfg.phase.as_str()],
             Slot::PostCloseFetch => vec!["fetch"],
             Slot::Validate => vec!["validate"],
+            Slot::Eod => vec!["eod"],
         }
     }
 

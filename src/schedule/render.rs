@@ -271,7 +271,9 @@ fn cron_escape(s: &str) -> String {
 fn cron_lines(cfg: &Config, t: &Target, shift_hours: &[u32]) -> String {
     let p = paths(cfg, t);
     let config = p.config.display().to_string();
-    let log = p.logs.join("cron.log");
+    // One output file per New York day, like the jobs' own logs, so the retention sweep
+    // (`log.retention_days`) deletes old cron output too instead of one file growing forever.
+    let log = p.logs.join("cron-$(TZ=America/New_York date +%F).log");
     let mut out = String::new();
     for job in jobs() {
         let (slot, args) = job_args(cfg, &p, job);

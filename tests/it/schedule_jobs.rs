@@ -140,6 +140,33 @@ fn health_reports_missed_jobs_critical_when_the_trading_run_is_missed() {
     );
 }
 
+#[test]
+fn health_expects_the_eod_report_after_validate_on_both_kinds_of_close() {
+    let sb = Sandbox::with_sample("");
+    // 16:42: validate (16:25) is past its grace, eod (16:30) not yet.
+    let (_, c) = jobs_check(&sb, "2026-05-01T20:42:00Z");
+    let d = c["detail"].as_str().expect("detail");
+    assert!(d.contains("validate 16:25 MISSED"), "{c}");
+    assert!(!d.contains("eod"), "{c}");
+    let (_, c) = jobs_check(&sb, "2026-05-01T20:50:00Z");
+    assert!(
+        c["detail"]
+            .as_str()
+            .expect("detail")
+            .ends_with("eod 16:30 MISSED (no record since its slot)"),
+        "{c}"
+    );
+    // The day after Thanksgiving closes at 13:00: eod is expected at 13:30 EST.
+    let (_, c) = jobs_check(&sb, "2026-11-27T18:50:00Z");
+    assert!(
+        c["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("eod 13:30 MISSED"),
+        "{c}"
+    );
+}
+
 /// Parse the textfile with Python's prometheus_client; `None` when it is not installed.
 fn prometheus_parse(path: &std::path::Path) -> Option<String> {
     let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\nfor f in p(open(sys.argv[1]).read()):\n    for s in f.samples:\n        print(s.name, sorted(s.labels.items()), s.value)\n";

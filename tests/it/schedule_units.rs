@@ -102,7 +102,7 @@ fn systemd_analyze_verifies_every_rendered_unit() {
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let units = names(tmp.path());
-    assert_eq!(units.len(), 13, "{units:?}");
+    assert_eq!(units.len(), 15, "{units:?}");
     for n in units {
         let out = Command::new("systemd-analyze")
             .arg("verify")
@@ -156,8 +156,8 @@ fn systemd_analyze_calendar_fires_every_timer_at_its_new_york_times() {
             }
         }
     }
-    // Five slots at two times each, and health.
-    assert_eq!(seen, 11);
+    // Six slots at two times each, and health.
+    assert_eq!(seen, 13);
 }
 
 /// One cron field: `*`, `*/n`, `a`, `a-b`, `a-b/n` and lists of them.
@@ -206,7 +206,10 @@ fn parse_crontab(text: &str) -> (bool, Vec<Line>) {
         assert!(w.len() > 6, "not a crontab line: {l}");
         let cmd = w[5..].join(" ");
         assert!(!cmd.contains("flock"), "{l}");
-        assert!(cmd.contains(">> /opt/trader/logs/cron.log 2>&1"), "{l}");
+        assert!(
+            cmd.contains(">> /opt/trader/logs/cron-$(TZ=America/New_York date +\\%F).log 2>&1"),
+            "{l}"
+        );
         let slot = cmd.split_once("--slot ").map(|(_, rest)| {
             let name = rest.split(' ').next().expect("slot");
             *Slot::ALL
@@ -258,6 +261,7 @@ fn expected(days: &[NaiveDate]) -> BTreeSet<(NaiveDate, Slot, String)> {
         (Slot::Trade, -10),
         (Slot::PostCloseFetch, 20),
         (Slot::Validate, 25),
+        (Slot::Eod, 30),
     ];
     let mut out = BTreeSet::new();
     for d in days {
@@ -325,7 +329,7 @@ fn install_writes_the_units_and_check_finds_a_changed_one_and_lists_next_runs() 
     let out = trader(&["schedule", "install", "--dir", &d]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("wrote 13 unit file(s)"),
+        stdout(&out).contains("wrote 15 unit file(s)"),
         "{}",
         stdout(&out)
     );
