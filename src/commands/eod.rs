@@ -24,11 +24,15 @@ fn blocked(msg: String) -> anyhow::Error {
     ExitError::new(Exit::Blocked, msg).into()
 }
 
-/// The call point for fills still pending at the report (close-auction orders are filled after
-/// the close): orders of the day not final yet are named, and the report uses the fills the
-/// journal holds now. A `trader sync` that brings the final fills in is to be called here.
-fn settle_pending_fills(ctx: &Ctx, state: &State, date: NaiveDate) {
-    let open: Vec<String> = state
+/// Close-auction orders fill at the close and are collected by the next job that touches the
+/// broker: collect them first (`sync`'s shared step; nothing happens when none is pending),
+/// then warn about any that are still not final, since the report uses the fills recorded.
+fn settle_pending_fills(ctx: &Ctx, job: &mut super::Job, date: NaiveDate) -> Result<()> {
+    let (collected, _) = super::sync::collect_all(ctx, job, Some(date))
+        .context("collecting the pending close-auction orders at the broker")?;
+    ctx.log.info(&format!("eod {date}: {collected}"));
+    let open: Vec<String> = job
+        .state
         .journal
         .get(&date)
         .into_iter()
@@ -43,6 +47,7 @@ fn settle_pending_fills(ctx: &Ctx, state: &State, date: NaiveDate) {
             open.join(", ")
         ));
     }
+    Ok(())
 }
 
 /// The day's orders: the journal's (paper/live), else the dry-run's hypothetical ones.
@@ -224,7 +229,7 @@ pub fn run(ctx: &Ctx, args: &EodArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     let mut job = super::open_job(ctx, "eod")?;
-    settle_pending_fills(ctx, &job.state, date);
+    settle_pending_fills(ctx, &mut job, date)?;
     let (r, equity, bench) = build(ctx, &job.state, date)?;
     let dir = cfg.paths.reports_dir.join(date.to_string());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
