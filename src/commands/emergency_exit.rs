@@ -137,6 +137,7 @@ fn open_broker(ctx: &Ctx, date: NaiveDate) -> Result<SimBroker> {
     let cfg = &ctx.config;
     match cfg.account.broker {
         BrokerKind::Sim => {}
+        BrokerKind::Alpaca => anyhow::bail!("the alpaca venue is wired by the lead's factory"),
     }
     let initial = super::config_cents(cfg, "account.initial_capital", cfg.account.initial_capital)?;
     let dir = cfg.paths.state_dir.join("sim");
