@@ -4,6 +4,7 @@
 //! The execution side knows only this trait; `sim` is the built-in adapter, real
 //! brokers (Alpaca, Schwab) translate their APIs to these types and nothing more.
 
+pub mod alpaca;
 pub mod sim;
 mod sim_book;
 mod sim_faults;

@@ -92,7 +92,29 @@ pub fn open_broker(
     let cfg = &ctx.config;
     match cfg.account.broker {
         BrokerKind::Sim => Ok(Box::new(open_sim(ctx, venue, date, quotes)?)),
+        BrokerKind::Alpaca => {
+            let side = match venue {
+                Venue::Paper => crate::broker::alpaca::Venue::Paper,
+                Venue::Live => crate::broker::alpaca::Venue::Live,
+            };
+            let mut b = crate::broker::alpaca::AlpacaBroker::connect(
+                &cfg.account.alpaca,
+                side,
+                &ctx.secrets,
+            )
+            .map_err(|e| broker_refusal(&e))?;
+            if let Quotes::Given(q) = quotes {
+                b.set_quotes(q.clone());
+            }
+            Ok(Box::new(b))
+        }
     }
+}
+
+/// A broker that cannot be opened: refused keys are exit 5 like an unreachable broker, with
+/// the adapter's message (which names the variables to check).
+fn broker_refusal(e: &crate::broker::BrokerError) -> anyhow::Error {
+    ExitError::new(Exit::Unavailable, e.to_string()).into()
 }
 
 /// The simulator's account of `venue`, with the faults in force and the job's clock.

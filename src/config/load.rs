@@ -13,6 +13,19 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// Variables as if read from an env file (tests and callers without one); the process
+    /// environment still wins.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Secrets {
+        Secrets {
+            from_file: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
     /// Look a variable up: process environment first, then the env file. A value of a
     /// variable named like a credential is registered as a secret ([`crate::redact`]) before
     /// it is returned.

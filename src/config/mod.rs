@@ -198,13 +198,15 @@ impl PathsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccountConfig {
-    /// `sim` (built-in simulated account). Real brokers come with the paper/live issue.
+    /// `sim` (built-in simulated account) or `alpaca`.
     pub broker: BrokerKind,
     /// Starting cash of the simulated account on its first run, in dollars.
     pub initial_capital: f64,
     /// Faults of the simulated venue, for tests and demos (`partial=PCT`, `reject=SYM+SYM`,
     /// `lose_reply=SYM+SYM`, `fill_after=N`); env `TRADER_SIM_FAULTS` wins.
     pub sim_faults: Option<String>,
+    /// The Alpaca trading API (`broker: alpaca`): base URLs and key variables per venue.
+    pub alpaca: crate::broker::alpaca::AlpacaTradingConfig,
 }
 
 impl Default for AccountConfig {
@@ -213,6 +215,7 @@ impl Default for AccountConfig {
             broker: BrokerKind::Sim,
             initial_capital: 10_000.0,
             sim_faults: None,
+            alpaca: Default::default(),
         }
     }
 }
@@ -287,6 +290,8 @@ impl Default for ExecutionConfig {
 #[serde(rename_all = "lowercase")]
 pub enum BrokerKind {
     Sim,
+    /// Alpaca Trading API v2 (paper or live endpoint by phase).
+    Alpaca,
 }
 
 /// Which price column feeds the strategy.

@@ -249,6 +249,13 @@ impl Config {
             );
         }
         url_issue("data.alpaca.base_url", &d.alpaca.base_url, &mut out);
+        for (key, value, allowed) in crate::broker::alpaca::config_issues(&self.account.alpaca) {
+            out.push(Issue {
+                key,
+                value,
+                allowed,
+            });
+        }
         url_issue("data.yahoo.base_url", &d.yahoo.base_url, &mut out);
         range_issue(
             "data.alpaca.page_limit",

@@ -3,6 +3,8 @@
 
 mod alerts;
 mod alerts_tls;
+mod alpaca_adapter;
+mod alpaca_double;
 mod bar_validity;
 mod calendar;
 mod cli_jobs;
