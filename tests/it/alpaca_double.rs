@@ -78,6 +78,11 @@ pub struct Book {
     /// 500s before the next GET /v2/account.
     pub account_500s: usize,
     pub seen: Vec<Seen>,
+    /// Keep the books: fills move `positions` and the account's cash, buying power and
+    /// equity (set `account` to the starting cash first). A limit order fills at its limit.
+    pub ledger: bool,
+    /// The calendar's session close for every date (default "16:00").
+    pub calendar_close: Option<String>,
     /// Accepted key id / secret; anything else is a 401.
     pub key_id: String,
     pub secret: String,
@@ -180,8 +185,74 @@ fn open(o: &Order) -> bool {
     )
 }
 
+fn cents(s: &str) -> i64 {
+    let (w, f) = s.split_once('.').unwrap_or((s, "0"));
+    let f = format!("{f:0<2}");
+    let sign = if w.starts_with('-') { -1 } else { 1 };
+    w.parse::<i64>().expect("whole dollars") * 100 + sign * f[..2].parse::<i64>().expect("cents")
+}
+
+fn dollars(c: i64) -> String {
+    format!(
+        "{}{}.{:02}",
+        if c < 0 { "-" } else { "" },
+        c.abs() / 100,
+        c.abs() % 100
+    )
+}
+
+/// Book a fill of `qty` (negative for a sell) of `symbol` at `price` (a decimal string).
+fn book_fill(b: &mut Book, symbol: &str, qty: i64, price: &str) {
+    let field = |b: &Book, k: &str| {
+        b.account
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| cents(v))
+            .expect("ledger mode needs the account's cash set")
+    };
+    let cash = field(b, "cash") - qty * cents(price);
+    match b.positions.iter_mut().find(|(s, _, _)| s == symbol) {
+        Some(p) => {
+            p.1 = (p.1.parse::<i64>().expect("qty") + qty).to_string();
+            p.2 = price.to_string();
+        }
+        None => b
+            .positions
+            .push((symbol.into(), qty.to_string(), price.into())),
+    }
+    b.positions.retain(|(_, q, _)| q != "0");
+    let held: i64 = b
+        .positions
+        .iter()
+        .map(|(_, q, p)| q.parse::<i64>().expect("qty") * cents(p))
+        .sum();
+    b.account
+        .retain(|(k, _)| !matches!(k.as_str(), "cash" | "buying_power" | "equity"));
+    b.account.push(("cash".into(), dollars(cash)));
+    b.account.push(("buying_power".into(), dollars(cash)));
+    b.account.push(("equity".into(), dollars(cash + held)));
+}
+
 /// Advance an order one poll.
 fn poll(b: &mut Book, i: usize) {
+    let before = b.orders[i].filled;
+    advance(b, i);
+    let o = &b.orders[i];
+    let step = o.filled - before;
+    if b.ledger && step > 0 {
+        let (sym, signed, price) = (
+            o.symbol.clone(),
+            if o.side == "sell" { -step } else { step },
+            o.limit_price
+                .clone()
+                .unwrap_or_else(|| b.fill_price.clone()),
+        );
+        b.orders[i].avg = price.clone();
+        book_fill(b, &sym, signed, &price);
+    }
+}
+
+fn advance(b: &mut Book, i: usize) {
     let (fill_after, partial, price) = (b.fill_after, b.partial, b.fill_price.clone());
     let o = &mut b.orders[i];
     if !open(o) {
@@ -259,7 +330,7 @@ fn handle(b: &mut Book, method: &str, target: &str, body: &str, auth_ok: bool) -
         ("GET", "/v2/clock") => json_reply(200, fixture("get_v2_clock.docs2026.x-example-1.json")),
         ("GET", "/v2/calendar") => {
             let start = q("start").unwrap_or_default();
-            json_reply(200, json!([{"date": start, "open": "09:30", "close": "16:00", "session_open": "0400", "session_close": "2000"}]).to_string())
+            json_reply(200, json!([{"date": start, "open": "09:30", "close": b.calendar_close.clone().unwrap_or_else(|| "16:00".into()), "session_open": "0400", "session_close": "2000"}]).to_string())
         }
         ("GET", p) if p.starts_with("/v2/assets/") => {
             let sym = &p["/v2/assets/".len()..];

@@ -31,7 +31,10 @@ fn help_lists_only_working_subcommands() {
         assert!(s.contains(c), "{c} missing from --help");
     }
     // The interactive Schwab login is not built: it must not be offered.
-    assert!(!s.contains("  auth "), "auth must not be offered before it works");
+    assert!(
+        !s.contains("  auth "),
+        "auth must not be offered before it works"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod alerts;
 mod alerts_tls;
 mod alpaca_adapter;
 mod alpaca_double;
+mod alpaca_paper;
 mod bar_validity;
 mod calendar;
 mod cli_jobs;
