@@ -27,6 +27,7 @@ mod live;
 mod lock_race;
 mod paper;
 mod paper_crash;
+mod perf_alpaca;
 mod perf_feeds;
 mod preflight_gates;
 mod preflight_policy;
