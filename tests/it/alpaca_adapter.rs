@@ -242,6 +242,11 @@ fn paper_and_live_keys_never_cross() {
     );
     assert!(!m.contains("live-secret-zzz"), "{m}");
     let seen = d.with(|b| b.seen.clone());
+    assert_eq!(
+        seen.iter().map(|s| s.target.as_str()).collect::<Vec<_>>(),
+        vec!["/v2/account"],
+        "one request, not retried after the 401"
+    );
     assert!(seen.iter().all(|s| s.key_id.as_deref() == Some("AKLIVE999")
         && s.secret.as_deref() == Some("live-secret-zzz")));
 }
