@@ -188,6 +188,15 @@ impl SimBroker {
             .sum()
     }
 
+    /// The price an open order's rest is valued at: the quote, else its limit.
+    fn open_order_price(&self, o: &BrokerOrder) -> f64 {
+        self.quotes
+            .get(&o.symbol)
+            .copied()
+            .or(o.limit_price)
+            .unwrap_or(0.0)
+    }
+
     /// Cash committed to open buy orders (their unfilled rest at the quote, or at the limit
     /// without one, commission included): buying power a new buy cannot use.
     fn reserved_cash(&self) -> i64 {
@@ -199,13 +208,9 @@ impl SimBroker {
             .values()
             .filter(|o| o.side == Side::Buy && !o.status.is_final())
             .map(|o| {
-                let p = self
-                    .quotes
-                    .get(&o.symbol)
-                    .copied()
-                    .or(o.limit_price)
-                    .unwrap_or(0.0);
-                -self.cost.cash_delta_cents(Side::Buy, o.remaining(), p)
+                -self
+                    .cost
+                    .cash_delta_cents(Side::Buy, o.remaining(), self.open_order_price(o))
             })
             .fold(0, i64::saturating_add)
     }
@@ -235,14 +240,11 @@ impl SimBroker {
                 o.side == Side::Sell && o.time_in_force == TimeInForce::Cls && !o.status.is_final()
             })
             .map(|o| {
-                let p = self
-                    .quotes
-                    .get(&o.symbol)
-                    .copied()
-                    .or(o.limit_price)
-                    .unwrap_or(0.0);
-                self.cost_for(TimeInForce::Cls)
-                    .cash_delta_cents(Side::Sell, o.remaining(), p)
+                self.cost_for(TimeInForce::Cls).cash_delta_cents(
+                    Side::Sell,
+                    o.remaining(),
+                    self.open_order_price(o),
+                )
             })
             .fold(0, i64::saturating_add)
     }

@@ -249,6 +249,16 @@ impl Config {
             );
         }
         url_issue("data.alpaca.base_url", &d.alpaca.base_url, &mut out);
+        url_issue(
+            "account.alpaca.paper_url",
+            &self.account.alpaca.paper_url,
+            &mut out,
+        );
+        url_issue(
+            "account.alpaca.live_url",
+            &self.account.alpaca.live_url,
+            &mut out,
+        );
         for (key, value, allowed) in crate::broker::alpaca::config_issues(&self.account.alpaca) {
             out.push(Issue {
                 key,

@@ -9,12 +9,13 @@ use std::process::{Command, Output};
 use crate::alpaca_double::AlpacaDouble;
 use crate::common::{Sandbox, code, stderr, stdout};
 
-const KEY: &str = "PKTESTPAPERKEY";
-const SECRET: &str = "paper-secret-value-123";
+pub const KEY: &str = "PKTESTPAPERKEY";
+pub const SECRET: &str = "paper-secret-value-123";
 const DATE: &str = "2026-05-01";
 const NOW: &str = "2026-05-01T19:50:00Z";
 
-fn sandbox(server: &AlpacaDouble) -> Sandbox {
+/// A paper sandbox trading at `server`, which keeps its books from 10,000 of cash.
+pub fn sandbox(server: &AlpacaDouble) -> Sandbox {
     server.with(|b| {
         b.ledger = true;
         b.account = vec![

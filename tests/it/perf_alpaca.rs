@@ -7,10 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::alpaca_double::AlpacaDouble;
+use crate::alpaca_paper::{KEY, SECRET, sandbox as setup};
 use crate::common::Sandbox;
-
-const KEY: &str = "PKBENCHKEY";
-const SECRET: &str = "bench-secret-value-123";
 
 fn bin() -> String {
     std::env::var("TRADER_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_trader").into())
@@ -21,21 +19,6 @@ fn runs() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(7)
-}
-
-fn setup(server: &AlpacaDouble) -> Sandbox {
-    server.with(|b| {
-        b.ledger = true;
-        b.account = vec![
-            ("cash".into(), "10000.00".into()),
-            ("buying_power".into(), "10000.00".into()),
-            ("equity".into(), "10000.00".into()),
-        ];
-    });
-    Sandbox::with_sample(&format!(
-        "phase: paper\nphase_override: {{ phase: paper, reason: \"bench\" }}\naccount:\n  broker: alpaca\n  alpaca:\n    paper_url: {}\nexecution:\n  poll_interval_ms: 5\n",
-        server.base_url()
-    ))
 }
 
 fn timed(sb: &Sandbox, args: &[&str]) -> Duration {

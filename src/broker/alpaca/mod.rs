@@ -48,34 +48,10 @@ pub struct AlpacaBroker {
     positions_seen: bool,
 }
 
-fn url_problem(url: &str) -> Option<String> {
-    match reqwest::Url::parse(url) {
-        Err(e) => Some(format!("must be an http(s) URL ({e})")),
-        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
-            Some(format!("must be an http(s) URL, not {}://", u.scheme()))
-        }
-        Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("must name a host".to_string()),
-        Ok(u) if u.query().is_some() || u.fragment().is_some() => {
-            Some("must have no query or fragment".to_string())
-        }
-        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
-            Some("must not carry credentials".to_string())
-        }
-        Ok(_) => None,
-    }
-}
-
-/// Config issues of `account.alpaca` as (key, value, what is allowed).
+/// Config issues of `account.alpaca` as (key, value, what is allowed); its base URLs are
+/// checked with every other base URL in `config::validate`.
 pub fn config_issues(cfg: &AlpacaTradingConfig) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for (key, url) in [
-        ("account.alpaca.paper_url", &cfg.paper_url),
-        ("account.alpaca.live_url", &cfg.live_url),
-    ] {
-        if let Some(p) = url_problem(url) {
-            out.push((key.to_string(), url.clone(), p));
-        }
-    }
     for (key, v) in [
         ("account.alpaca.timeout_ms", cfg.timeout_ms),
         ("account.alpaca.connect_timeout_ms", cfg.connect_timeout_ms),

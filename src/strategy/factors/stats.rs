@@ -107,38 +107,25 @@ pub fn corr(x: &[f64], y: &[f64]) -> f64 {
 
 /// Largest value (NaN if empty or any NaN).
 pub fn max(x: &[f64]) -> f64 {
-    x.iter()
-        .copied()
-        .fold(f64::NEG_INFINITY, |a, b| {
-            if a.is_nan() || b.is_nan() {
-                f64::NAN
-            } else {
-                a.max(b)
-            }
-        })
-        .pipe_empty(x.is_empty())
+    fold_nan(x, f64::NEG_INFINITY, f64::max)
 }
 
 /// Smallest value (NaN if empty or any NaN).
 pub fn min(x: &[f64]) -> f64 {
-    x.iter()
-        .copied()
-        .fold(f64::INFINITY, |a, b| {
-            if a.is_nan() || b.is_nan() {
-                f64::NAN
-            } else {
-                a.min(b)
-            }
-        })
-        .pipe_empty(x.is_empty())
+    fold_nan(x, f64::INFINITY, f64::min)
 }
 
-trait EmptyNan {
-    fn pipe_empty(self, empty: bool) -> f64;
-}
-
-impl EmptyNan for f64 {
-    fn pipe_empty(self, empty: bool) -> f64 {
-        if empty { f64::NAN } else { self }
+/// `pick` folded over `x` from `init`; NaN if `x` is empty or holds a NaN (`f64::max` alone
+/// would skip it).
+fn fold_nan(x: &[f64], init: f64, pick: fn(f64, f64) -> f64) -> f64 {
+    if x.is_empty() {
+        return f64::NAN;
     }
+    x.iter().copied().fold(init, |a, b| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            pick(a, b)
+        }
+    })
 }
